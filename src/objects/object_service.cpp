@@ -1,0 +1,216 @@
+#include "objects/object_service.h"
+
+#include "core/types.h"
+
+namespace para {
+namespace {
+
+// Concurrent writers to one object are resolved by compare-and-set on its
+// version; a writer that did not ask for locking re-reads and tries again.
+constexpr int kMaxWriteAttempts = 8;
+
+const Error kVersionMismatch{ErrorKind::kPreconditionFailed,
+                             "Update failed due to 'version' mismatch."};
+
+Error object_not_found(std::string_view id) {
+  return not_found("Object not found: " + std::string(id));
+}
+
+Error busy_object(std::string_view id) {
+  return Error{ErrorKind::kConflict,
+               "Object " + std::string(id) + " is being changed concurrently; try again."};
+}
+
+Status check_id(std::string_view id) {
+  if (id.size() > 256) return invalid_input("Field 'id' must be at most 256 bytes long.");
+  for (unsigned char c : id) {
+    if (c < 0x20 || c == 0x7F)
+      return invalid_input("Field 'id' must not contain control characters.");
+  }
+  if (id.starts_with("app:"))
+    return invalid_input("Ids starting with 'app:' are reserved for apps.");
+  return {};
+}
+
+// Constraints of the core types that Para validates on every write.
+Status check_core_constraints(const ParaObject& o) {
+  if (o.type != "user") return {};
+  std::string missing;
+  for (const char* field : {"identifier", "email"}) {
+    auto it = o.fields.find(field);
+    if (it == o.fields.end() || !it->value().is_string() || it->value().get_string().empty()) {
+      missing += std::string(missing.empty() ? "" : " ") + "'" + field + "' must not be blank.";
+    }
+  }
+  return missing.empty() ? Status() : Status(invalid_input(missing));
+}
+
+// Things need an IoT broker to provision the device; none is wired yet, and a
+// Thing without a device would be a lie.
+Status check_iot_available(std::string_view type) {
+  if (type != "thing") return {};
+  return unavailable("No IoT broker is available on this server, so Things cannot be written.");
+}
+
+}  // namespace
+
+ObjectService::ObjectService(Store& store, AppDirectory& apps, IdGenerator& ids,
+                             const Config& config)
+    : store_(store), apps_(apps), ids_(ids), config_(config) {}
+
+std::string_view ObjectService::partition_of(const App& app, std::string_view id) const {
+  // An app's own record lives in the root app's partition.
+  return id == app.id() ? std::string_view(apps_.root_identifier())
+                        : std::string_view(app.identifier);
+}
+
+Status ObjectService::check_new_object(const ParaObject& object) const {
+  if (!is_valid_type_name(object.type)) {
+    return invalid_input("Invalid type '" + object.type +
+                         "': use 1 to 64 letters, digits, '-' or '_', not starting with '_'.");
+  }
+  if (object.type == "app") {
+    return invalid_input("Apps are created with GET /v1/_setup/{name}, not through this endpoint.");
+  }
+  if (object.version < 0) return invalid_input("Field 'version' must not be negative.");
+  if (auto st = check_id(object.id); !st) return st;
+  if (auto st = check_core_constraints(object); !st) return st;
+  return check_iot_available(object.type);
+}
+
+Result<ParaObject> ObjectService::read_stored(const App& app, std::string_view id) {
+  auto found = store_.get(partition_of(app, id), id);
+  if (!found) return found.error();
+  if (!*found) return object_not_found(id);
+  return std::move(**found);
+}
+
+Result<WriteOutcome> ObjectService::commit(const App& app, WriteOp& op) {
+  // The first object of a custom type registers the type in the app record,
+  // in the same transaction, so /v1/_types never misses a stored type.
+  std::shared_ptr<const App> fresh;
+  for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
+    auto registration = apps_.type_registration(fresh ? *fresh : app, op.object.type);
+    if (!registration) return registration.error();
+    if (!*registration) {
+      auto outcomes = store_.write(std::span(&op, 1));
+      if (!outcomes) return outcomes.error();
+      return (*outcomes)[0];
+    }
+    std::vector<WriteOp> ops{op, std::move(**registration)};
+    auto outcomes = store_.write(ops);
+    apps_.forget(app.identifier);
+    if (!outcomes) return outcomes.error();
+    if (outcomes->size() == 1 || (*outcomes)[1] == WriteOutcome::kApplied) return (*outcomes)[0];
+    // The app record changed under us and nothing was committed: reload it.
+    auto reloaded = apps_.find(app.identifier);
+    if (!reloaded) return reloaded.error();
+    fresh = *reloaded;
+  }
+  return busy_object(op.object.id);
+}
+
+Result<ParaObject> ObjectService::create(const App& app, ParaObject object) {
+  object.appid = app.identifier;
+  if (object.id.empty()) object.id = ids_.next();
+  if (object.timestamp <= 0) object.timestamp = epoch_millis();
+  if (auto st = check_new_object(object); !st) return st.error();
+  WriteOp op{WriteOp::Kind::kUpsert, std::move(object), 0};
+  auto outcome = commit(app, op);
+  if (!outcome) return outcome.error();
+  return std::move(op.object);
+}
+
+Result<ParaObject> ObjectService::read(const App& app, std::string_view id) {
+  return read_stored(app, id);
+}
+
+Result<ParaObject> ObjectService::patch(const App& app, std::string_view id,
+                                        const json::object& body) {
+  if (body.contains("_voteup") || body.contains("_votedown")) {
+    return invalid_input("Voting needs a signed-in user (a user JWT); apps cannot vote.");
+  }
+  std::int64_t client_version = 0;
+  if (auto it = body.find("version"); it != body.end() && it->value().is_int64()) {
+    client_version = it->value().get_int64();
+  }
+  for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
+    auto stored = read_stored(app, id);
+    if (!stored) return stored.error();
+    if (auto st = check_iot_available(stored->type); !st) return st.error();
+    if (client_version > 0 && client_version != stored->version) return kVersionMismatch;
+    ParaObject updated = *stored;
+    if (auto st = apply_patch(updated, body); !st) return st.error();
+    if (auto st = check_core_constraints(updated); !st) return st.error();
+    updated.updated = epoch_millis();
+    updated.version = stored->version + 1;
+    WriteOp op{WriteOp::Kind::kReplaceIfVersion, std::move(updated), stored->version};
+    auto outcomes = store_.write(std::span(&op, 1));
+    if (!outcomes) return outcomes.error();
+    if (op.object.type == "app") apps_.forget(op.object.id.substr(4));
+    switch ((*outcomes)[0]) {
+      case WriteOutcome::kApplied:
+        return std::move(op.object);
+      case WriteOutcome::kMissing:
+        return object_not_found(id);
+      case WriteOutcome::kVersionMismatch:
+        if (client_version > 0) return kVersionMismatch;
+        continue;  // a concurrent writer won; merge into its result
+      case WriteOutcome::kAlreadyExists:
+        return internal_error("unexpected outcome of an update");
+    }
+  }
+  return busy_object(id);
+}
+
+Result<ParaObject> ObjectService::overwrite(const App& app, ParaObject object) {
+  object.appid = app.identifier;
+  if (object.timestamp <= 0) object.timestamp = epoch_millis();
+  if (auto st = check_new_object(object); !st) return st.error();
+  const std::int64_t client_version = object.version;
+  for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
+    auto stored = store_.get(app.identifier, object.id);
+    if (!stored) return stored.error();
+    WriteOp op{WriteOp::Kind::kInsert, object, 0};
+    if (*stored) {
+      if (auto st = check_iot_available((*stored)->type); !st) return st.error();
+      if (client_version > 0 && client_version != (*stored)->version) return kVersionMismatch;
+      op.kind = WriteOp::Kind::kReplaceIfVersion;
+      op.expected_version = (*stored)->version;
+      op.object.version = (*stored)->version + 1;
+      op.object.updated = epoch_millis();
+    }
+    auto outcome = commit(app, op);
+    if (!outcome) return outcome.error();
+    if (*outcome == WriteOutcome::kApplied) return std::move(op.object);
+    if (client_version > 0) return kVersionMismatch;
+    // Lost a race with another writer of this id: read again and retry.
+  }
+  return busy_object(object.id);
+}
+
+Status ObjectService::remove(const App& app, std::string_view id) {
+  auto stored = read_stored(app, id);
+  if (!stored) return stored.error();
+  if (auto st = check_iot_available(stored->type); !st) return st;
+  std::vector<WriteOp> ops;
+  if (stored->type == "app") {
+    std::string identifier = stored->id.substr(4);
+    if (identifier == apps_.root_identifier()) return forbidden("The root app cannot be deleted.");
+    ParaObject partition;
+    partition.appid = identifier;
+    ops.push_back({WriteOp::Kind::kDeletePartition, std::move(partition), 0});
+  }
+  ops.push_back({WriteOp::Kind::kDelete, std::move(*stored), 0});
+  auto outcomes = store_.write(ops);
+  if (!outcomes) return outcomes.error();
+  if (ops.back().object.type == "app") apps_.forget(ops.back().object.id.substr(4));
+  if (outcomes->back() == WriteOutcome::kMissing) return object_not_found(id);
+  return {};
+}
+
+Result<ObjectPage> ObjectService::list(const App& app, const ListQuery& query) {
+  return store_.list(app.identifier, query);
+}
+
+}  // namespace para
