@@ -7,6 +7,8 @@
 #include "api/api.h"
 #include "cli/startup.h"
 #include "core/ids.h"
+#include "iot/local/local_broker.h"
+#include "iot/thing_hooks.h"
 #include "objects/apps.h"
 #include "objects/object_service.h"
 #include "server/http_server.h"
@@ -75,6 +77,17 @@ int main(int argc, char** argv) {
   para::AppDirectory apps(**store, *config);
   para::IdGenerator ids(static_cast<int>(config->worker_id));
   para::ObjectService objects(**store, apps, ids, *config);
+
+  // Things: every write path goes through the hooks, which use the brokers.
+  para::iot::ThingHooks thing_hooks(*config);
+  std::unique_ptr<para::iot::LocalBroker> local_broker;
+  if (config->iot_local_enabled) {
+    local_broker = std::make_unique<para::iot::LocalBroker>(**store, *config);
+    (void)local_broker->start();  // on failure it says why; Things get a 503, the rest works
+    thing_hooks.add_broker(local_broker.get());
+  }
+  objects.set_hooks("thing", &thing_hooks);
+
   para::Api api(*config, **store, apps, objects);
   bootstrap_root_app(apps, *config);
 
@@ -84,6 +97,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   server.run();
+  if (local_broker) local_broker->stop();
   spdlog::info("para-server stopped");
   spdlog::shutdown();
   return 0;

@@ -8,6 +8,7 @@
 #include "api/errors.h"
 #include "api/request.h"
 #include "api/routes.h"
+#include "api/search_request.h"
 #include "core/json.h"
 #include "core/text.h"
 #include "core/types.h"
@@ -48,18 +49,6 @@ Result<json::object> body_object(const HttpRequest& request) {
   if (!parsed) return parsed.error();
   if (!parsed->is_object()) return invalid_input("Expected a JSON object in the request body.");
   return std::move(parsed->get_object());
-}
-
-Result<std::int64_t> int_param(const ParsedTarget& target, std::string_view name,
-                               std::int64_t fallback) {
-  std::string_view text = target.param(name);
-  if (text.empty()) return fallback;
-  std::int64_t value = 0;
-  auto [ptr, err] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (err != std::errc() || ptr != text.data() + text.size() || value < 0) {
-    return invalid_input("Parameter '" + std::string(name) + "' must be a non-negative integer.");
-  }
-  return value;
 }
 
 // The type a URL segment names: a core or custom plural, else the segment itself.
@@ -114,7 +103,11 @@ struct Api::Impl {
         {{"GET", "/v1/_me"}, Access::kApp, &Impl::me},
         {{"GET", "/v1/_types"}, Access::kApp, &Impl::types},
         {{"GET", "/v1/_id/{id}"}, Access::kApp, &Impl::read},
-        {{"GET", "/v1/{type}"}, Access::kApp, &Impl::list},
+        {{"GET", "/v1/search"}, Access::kApp, &Impl::search_all},
+        {{"GET", "/v1/search/{querytype}"}, Access::kApp, &Impl::search_all},
+        {{"GET", "/v1/{type}"}, Access::kApp, &Impl::search_type},
+        {{"GET", "/v1/{type}/search"}, Access::kApp, &Impl::search_type},
+        {{"GET", "/v1/{type}/search/{querytype}"}, Access::kApp, &Impl::search_type},
         {{"POST", "/v1/{type}"}, Access::kApp, &Impl::create},
         {{"GET", "/v1/{type}/{id}"}, Access::kApp, &Impl::read_typed},
         {{"PATCH", "/v1/{type}/{id}"}, Access::kApp, &Impl::patch},
@@ -216,26 +209,41 @@ struct Api::Impl {
     return read(call);
   }
 
-  Result<HttpResponse> list(Call& call) {
-    ListQuery query;
-    query.type = resolve_type(call.app(), call.params[0]);
-    auto limit = int_param(call.target, "limit", config.max_items_per_page);
-    if (!limit) return limit.error();
-    auto page = int_param(call.target, "page", 0);
-    if (!page) return page.error();
-    query.limit = std::clamp<std::int64_t>(*limit, 1, config.max_page_limit);
-    std::int64_t page_number = *page > config.max_pages ? 0 : *page;
-    query.offset = page_number > 1 ? (page_number - 1) * query.limit : 0;
-    query.newest_first = call.target.param("desc", "true") != "false";
-    auto result = objects.list(call.app(), query);
+  // GET /v1/search[/{querytype}]?type=...
+  Result<HttpResponse> search_all(Call& call) {
+    std::string type(call.target.param("type"));
+    if (!type.empty()) type = resolve_type(call.app(), type);
+    std::string querytype =
+        call.params.empty() ? std::string(call.target.param("querytype")) : call.params[0];
+    return run_search(call, type, querytype);
+  }
+
+  // GET /v1/{type}[/search[/{querytype}]]
+  Result<HttpResponse> search_type(Call& call) {
+    std::string querytype =
+        call.params.size() > 1 ? call.params[1] : std::string(call.target.param("querytype"));
+    return run_search(call, resolve_type(call.app(), call.params[0]), querytype);
+  }
+
+  Result<HttpResponse> run_search(Call& call, std::string type, std::string_view querytype) {
+    std::string request_line = call.request.method + " " + call.target.raw_path;
+    auto params = build_search(querytype, call.target, config, request_line);
+    if (!params) return params.error();
+    params->request.type = std::move(type);
+    auto result = objects.search(call.app(), params->request);
     if (!result) return result.error();
     std::string body = "{\"items\":[";
     for (std::size_t i = 0; i < result->items.size(); ++i) {
       if (i) body.push_back(',');
       append_client_json(body, result->items[i], call.select);
     }
-    body += "],\"page\":" + std::to_string(page_number) +
-            ",\"totalHits\":" + std::to_string(result->total) + "}";
+    body += "],\"page\":" + std::to_string(params->page) +
+            ",\"totalHits\":" + std::to_string(result->total);
+    if (!result->last_key.empty()) {
+      body += ",\"lastKey\":";
+      append_json_string(body, result->last_key);
+    }
+    body += "}";
     return json_response(200, std::move(body));
   }
 
@@ -279,7 +287,7 @@ struct Api::Impl {
     if (!object) return object.error();
     object->type = type;
     object->id = call.params[1];
-    auto written = objects.overwrite(call.app(), std::move(*object));
+    auto written = objects.overwrite(call.app(), std::move(*object), *body);
     if (!written) return written.error();
     return object_response(200, *written, call.select);
   }

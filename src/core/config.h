@@ -51,6 +51,18 @@ struct Config {
   std::string data_dir = "./data";
   std::string sqlite_synchronous = "full";
 
+  // IoT
+  std::string iot_default_broker = "local";
+  bool iot_local_enabled = true;
+  std::string iot_local_host = "localhost";
+  std::int64_t iot_local_port = 8883;
+  std::string iot_local_bind_address = "0.0.0.0";
+  std::string iot_local_mosquitto = "/usr/sbin/mosquitto";
+  std::int64_t iot_local_service_port = 0;
+  std::int64_t iot_local_cert_lifetime_days = 365;
+  std::int64_t iot_shadow_max_size = 8192;
+  std::int64_t iot_shadow_workers = 4;
+
   // Operations
   std::string log_level = "info";
 

@@ -32,6 +32,7 @@ constexpr DeclaredField kThingFields[] = {
     {"serviceBroker", true, false},
     {"deviceState", false, false},
     {"deviceMetadata", true, true},
+    {"deviceShadow", true, false},
 };
 
 constexpr DeclaredField kUserFields[] = {

@@ -45,18 +45,29 @@ Status check_core_constraints(const ParaObject& o) {
   return missing.empty() ? Status() : Status(invalid_input(missing));
 }
 
-// Things need an IoT broker to provision the device; none is wired yet, and a
-// Thing without a device would be a lie.
-Status check_iot_available(std::string_view type) {
-  if (type != "thing") return {};
-  return unavailable("No IoT broker is available on this server, so Things cannot be written.");
-}
-
 }  // namespace
 
 ObjectService::ObjectService(Store& store, AppDirectory& apps, IdGenerator& ids,
                              const Config& config)
     : store_(store), apps_(apps), ids_(ids), config_(config) {}
+
+void ObjectService::set_hooks(std::string type, TypeHooks* hooks) {
+  hooks_[std::move(type)] = hooks;
+}
+
+TypeHooks* ObjectService::hooks_for(std::string_view type) const {
+  auto it = hooks_.find(type);
+  return it == hooks_.end() ? nullptr : it->second;
+}
+
+Status ObjectService::check_type_change(const ParaObject& stored, std::string_view new_type) const {
+  // Hooks own resources outside the store (an IoT device): an object cannot
+  // silently become or stop being of such a type.
+  if (stored.type == new_type || (!hooks_for(stored.type) && !hooks_for(new_type))) return {};
+  return Error{ErrorKind::kConflict, "Object " + stored.id + " is a '" + stored.type +
+                                         "'; it cannot be replaced by a '" + std::string(new_type) +
+                                         "'. Delete it first."};
+}
 
 std::string_view ObjectService::partition_of(const App& app, std::string_view id) const {
   // An app's own record lives in the root app's partition.
@@ -74,8 +85,7 @@ Status ObjectService::check_new_object(const ParaObject& object) const {
   }
   if (object.version < 0) return invalid_input("Field 'version' must not be negative.");
   if (auto st = check_id(object.id); !st) return st;
-  if (auto st = check_core_constraints(object); !st) return st;
-  return check_iot_available(object.type);
+  return check_core_constraints(object);
 }
 
 Result<ParaObject> ObjectService::read_stored(const App& app, std::string_view id) {
@@ -112,17 +122,46 @@ Result<WriteOutcome> ObjectService::commit(const App& app, WriteOp& op) {
 
 Result<ParaObject> ObjectService::create(const App& app, ParaObject object) {
   object.appid = app.identifier;
-  if (object.id.empty()) object.id = ids_.next();
   if (object.timestamp <= 0) object.timestamp = epoch_millis();
+  if (object.id.empty()) {
+    object.id = ids_.next();
+  } else {
+    // POST upserts, as in Para; but never over an object whose type has hooks.
+    auto stored = store_.get(app.identifier, object.id);
+    if (!stored) return stored.error();
+    if (*stored) {
+      if (auto st = check_type_change(**stored, object.type); !st) return st.error();
+      if (hooks_for(object.type)) {
+        return Error{ErrorKind::kConflict,
+                     "Object " + object.id + " already exists; use PATCH or PUT."};
+      }
+    }
+  }
   if (auto st = check_new_object(object); !st) return st.error();
-  WriteOp op{WriteOp::Kind::kUpsert, std::move(object), 0};
+  return create_with_hooks(app, WriteOp{WriteOp::Kind::kUpsert, std::move(object), 0});
+}
+
+Result<ParaObject> ObjectService::create_with_hooks(const App& app, WriteOp op) {
+  TypeHooks* hooks = hooks_for(op.object.type);
+  if (hooks) {
+    if (auto st = hooks->before_create(app, op.object); !st) return st.error();
+  }
   auto outcome = commit(app, op);
-  if (!outcome) return outcome.error();
+  if (!outcome || *outcome != WriteOutcome::kApplied) {
+    if (hooks) hooks->abort_create(app, op.object);
+    if (!outcome) return outcome.error();
+    return Error{ErrorKind::kConflict, "Object " + op.object.id + " was created concurrently."};
+  }
   return std::move(op.object);
 }
 
 Result<ParaObject> ObjectService::read(const App& app, std::string_view id) {
-  return read_stored(app, id);
+  auto object = read_stored(app, id);
+  if (!object) return object;
+  if (TypeHooks* hooks = hooks_for(object->type)) {
+    if (auto st = hooks->after_read(app, *object); !st) return st.error();
+  }
+  return object;
 }
 
 Result<ParaObject> ObjectService::patch(const App& app, std::string_view id,
@@ -137,13 +176,17 @@ Result<ParaObject> ObjectService::patch(const App& app, std::string_view id,
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
     auto stored = read_stored(app, id);
     if (!stored) return stored.error();
-    if (auto st = check_iot_available(stored->type); !st) return st.error();
     if (client_version > 0 && client_version != stored->version) return kVersionMismatch;
     ParaObject updated = *stored;
     if (auto st = apply_patch(updated, body); !st) return st.error();
     if (auto st = check_core_constraints(updated); !st) return st.error();
     updated.updated = epoch_millis();
     updated.version = stored->version + 1;
+    if (TypeHooks* hooks = hooks_for(stored->type)) {
+      if (auto st = hooks->before_update(app, *stored, updated, body, UpdateKind::kPatch); !st) {
+        return st.error();
+      }
+    }
     WriteOp op{WriteOp::Kind::kReplaceIfVersion, std::move(updated), stored->version};
     auto outcomes = store_.write(std::span(&op, 1));
     if (!outcomes) return outcomes.error();
@@ -163,7 +206,8 @@ Result<ParaObject> ObjectService::patch(const App& app, std::string_view id,
   return busy_object(id);
 }
 
-Result<ParaObject> ObjectService::overwrite(const App& app, ParaObject object) {
+Result<ParaObject> ObjectService::overwrite(const App& app, ParaObject object,
+                                            const json::object& body) {
   object.appid = app.identifier;
   if (object.timestamp <= 0) object.timestamp = epoch_millis();
   if (auto st = check_new_object(object); !st) return st.error();
@@ -171,14 +215,20 @@ Result<ParaObject> ObjectService::overwrite(const App& app, ParaObject object) {
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
     auto stored = store_.get(app.identifier, object.id);
     if (!stored) return stored.error();
-    WriteOp op{WriteOp::Kind::kInsert, object, 0};
-    if (*stored) {
-      if (auto st = check_iot_available((*stored)->type); !st) return st.error();
-      if (client_version > 0 && client_version != (*stored)->version) return kVersionMismatch;
-      op.kind = WriteOp::Kind::kReplaceIfVersion;
-      op.expected_version = (*stored)->version;
-      op.object.version = (*stored)->version + 1;
-      op.object.updated = epoch_millis();
+    if (!*stored) {
+      auto created = create_with_hooks(app, WriteOp{WriteOp::Kind::kInsert, object, 0});
+      if (created || created.error().kind != ErrorKind::kConflict) return created;
+      continue;  // someone created it meanwhile: replace theirs
+    }
+    const ParaObject& current = **stored;
+    if (auto st = check_type_change(current, object.type); !st) return st.error();
+    if (client_version > 0 && client_version != current.version) return kVersionMismatch;
+    WriteOp op{WriteOp::Kind::kReplaceIfVersion, object, current.version};
+    op.object.version = current.version + 1;
+    op.object.updated = epoch_millis();
+    if (TypeHooks* hooks = hooks_for(current.type)) {
+      auto st = hooks->before_update(app, current, op.object, body, UpdateKind::kOverwrite);
+      if (!st) return st.error();
     }
     auto outcome = commit(app, op);
     if (!outcome) return outcome.error();
@@ -192,25 +242,53 @@ Result<ParaObject> ObjectService::overwrite(const App& app, ParaObject object) {
 Status ObjectService::remove(const App& app, std::string_view id) {
   auto stored = read_stored(app, id);
   if (!stored) return stored.error();
-  if (auto st = check_iot_available(stored->type); !st) return st;
-  std::vector<WriteOp> ops;
-  if (stored->type == "app") {
-    std::string identifier = stored->id.substr(4);
-    if (identifier == apps_.root_identifier()) return forbidden("The root app cannot be deleted.");
-    ParaObject partition;
-    partition.appid = identifier;
-    ops.push_back({WriteOp::Kind::kDeletePartition, std::move(partition), 0});
+  if (stored->type == "app") return remove_app(*stored);
+  if (TypeHooks* hooks = hooks_for(stored->type)) {
+    if (auto st = hooks->before_delete(app, *stored); !st) return st;
   }
-  ops.push_back({WriteOp::Kind::kDelete, std::move(*stored), 0});
-  auto outcomes = store_.write(ops);
+  WriteOp op{WriteOp::Kind::kDelete, std::move(*stored), 0};
+  auto outcomes = store_.write(std::span(&op, 1));
   if (!outcomes) return outcomes.error();
-  if (ops.back().object.type == "app") apps_.forget(ops.back().object.id.substr(4));
   if (outcomes->back() == WriteOutcome::kMissing) return object_not_found(id);
   return {};
 }
 
-Result<ObjectPage> ObjectService::list(const App& app, const ListQuery& query) {
-  return store_.list(app.identifier, query);
+Status ObjectService::remove_app(const ParaObject& record) {
+  std::string identifier = record.id.substr(4);
+  if (identifier == apps_.root_identifier()) return forbidden("The root app cannot be deleted.");
+  auto doomed = apps_.find(identifier);
+  if (!doomed) return doomed.error();
+  // Objects whose types have hooks own resources outside the store (devices):
+  // remove them one by one first, so none is orphaned.
+  for (const auto& [type, hooks] : hooks_) {
+    for (;;) {
+      SearchRequest batch;
+      batch.type = type;
+      batch.limit = 100;
+      auto page = store_.search(identifier, batch);
+      if (!page) return page.error();
+      if (page->items.empty()) break;
+      for (auto& object : page->items) {
+        if (auto st = hooks->before_delete(**doomed, object); !st) return st;
+        WriteOp op{WriteOp::Kind::kDelete, std::move(object), 0};
+        if (auto outcome = store_.write(std::span(&op, 1)); !outcome) return outcome.error();
+      }
+    }
+  }
+  ParaObject partition;
+  partition.appid = identifier;
+  std::vector<WriteOp> ops;
+  ops.push_back({WriteOp::Kind::kDeletePartition, std::move(partition), 0});
+  ops.push_back({WriteOp::Kind::kDelete, record, 0});
+  auto outcomes = store_.write(ops);
+  apps_.forget(identifier);
+  if (!outcomes) return outcomes.error();
+  if (outcomes->back() == WriteOutcome::kMissing) return object_not_found(record.id);
+  return {};
+}
+
+Result<SearchPage> ObjectService::search(const App& app, const SearchRequest& request) {
+  return store_.search(app.identifier, request);
 }
 
 }  // namespace para

@@ -10,16 +10,18 @@
 //
 // Thread-safety: may be used from any thread.
 // Errors: kInvalidInput (bad object, bad type), kNotFound, kForbidden (app
-// rules), kPreconditionFailed (stale version), kUnavailable (no IoT broker for
-// things), and store failures.
+// rules), kPreconditionFailed (stale version), errors of the type's hooks
+// (e.g. an unavailable IoT broker), and store failures.
 #pragma once
 
+#include <map>
 #include <string_view>
 
 #include "core/config.h"
 #include "core/ids.h"
 #include "core/para_object.h"
 #include "objects/apps.h"
+#include "objects/type_hooks.h"
 #include "store/store.h"
 
 namespace para {
@@ -27,6 +29,10 @@ namespace para {
 class ObjectService {
  public:
   ObjectService(Store& store, AppDirectory& apps, IdGenerator& ids, const Config& config);
+
+  // Routes every write and single read of objects of `type` through `hooks`
+  // (not owned; must outlive the service). Call before serving requests.
+  void set_hooks(std::string type, TypeHooks* hooks);
 
   // Creates `object` in `app` (POST). Generates id and timestamp when absent;
   // an existing object with the same id is replaced, as in Para.
@@ -38,14 +44,16 @@ class ObjectService {
   // PATCH: merges `body` into the stored object (locked fields ignored).
   Result<ParaObject> patch(const App& app, std::string_view id, const json::object& body);
 
-  // PUT: replaces (or creates) object `object.id` with `object`.
-  Result<ParaObject> overwrite(const App& app, ParaObject object);
+  // PUT: replaces (or creates) object `object.id` with `object`, built from
+  // `body` (which the type's hooks see).
+  Result<ParaObject> overwrite(const App& app, ParaObject object, const json::object& body);
 
   // DELETE. Deleting an app (root only) also deletes all of its objects.
   Status remove(const App& app, std::string_view id);
 
-  // A page of the app's objects, newest first.
-  Result<ObjectPage> list(const App& app, const ListQuery& query);
+  // A page of the app's objects matching `request` (lists and searches).
+  // Things show their last synced deviceState.
+  Result<SearchPage> search(const App& app, const SearchRequest& request);
 
  private:
   Status check_new_object(const ParaObject& object) const;
@@ -53,10 +61,16 @@ class ObjectService {
   Result<ParaObject> read_stored(const App& app, std::string_view id);
   std::string_view partition_of(const App& app, std::string_view id) const;
 
+  TypeHooks* hooks_for(std::string_view type) const;
+  Status check_type_change(const ParaObject& stored, std::string_view new_type) const;
+  Result<ParaObject> create_with_hooks(const App& app, WriteOp op);
+  Status remove_app(const ParaObject& record);
+
   Store& store_;
   AppDirectory& apps_;
   IdGenerator& ids_;
   const Config& config_;
+  std::map<std::string, TypeHooks*, std::less<>> hooks_;  // set before serving, then read-only
 };
 
 }  // namespace para

@@ -12,19 +12,21 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "crypto/digest.h"
+#include "store/sqlite_query.h"
 #include "store/store.h"
 
 namespace para {
 namespace {
 
-constexpr int kSchemaVersion = 1;
-
-constexpr const char* kSchema = R"sql(
+// Schema migrations, applied in order; PRAGMA user_version records how many ran.
+constexpr const char* kMigrations[] = {
+    R"sql(
 CREATE TABLE IF NOT EXISTS objects (
   appid     TEXT NOT NULL,
   id        TEXT NOT NULL,
   type      TEXT NOT NULL,
-  name      TEXT,
+  name      TEXT COLLATE NOCASE,
   parentid  TEXT,
   creatorid TEXT,
   timestamp INTEGER NOT NULL DEFAULT 0,
@@ -36,8 +38,46 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE INDEX IF NOT EXISTS objects_by_type_time ON objects (appid, type, timestamp, id);
 CREATE INDEX IF NOT EXISTS objects_by_time ON objects (appid, timestamp, id);
 CREATE INDEX IF NOT EXISTS objects_by_parent ON objects (appid, parentid);
-CREATE INDEX IF NOT EXISTS objects_by_name ON objects (appid, type, name);
-)sql";
+CREATE INDEX IF NOT EXISTS objects_by_name ON objects (appid, name);
+)sql",
+    R"sql(
+CREATE TABLE shadows (
+  thing     TEXT NOT NULL,
+  name      TEXT NOT NULL,
+  appid     TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  version   INTEGER NOT NULL,
+  document  TEXT NOT NULL,
+  PRIMARY KEY (thing, name)
+);
+CREATE INDEX shadows_by_app ON shadows (appid);
+)sql",
+    // Search: a full-text index and a tag index, kept by triggers in the same
+    // transaction as every object write (read-your-writes).
+    R"sql(
+CREATE VIRTUAL TABLE objects_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE object_tags (obj INTEGER NOT NULL, tag TEXT NOT NULL);
+CREATE INDEX object_tags_by_tag ON object_tags (tag, obj);
+CREATE INDEX object_tags_by_obj ON object_tags (obj);
+CREATE TRIGGER objects_after_insert AFTER INSERT ON objects BEGIN
+  INSERT INTO objects_fts (rowid, text) VALUES (new.rowid, para_text(new.json));
+  INSERT INTO object_tags (obj, tag)
+    SELECT new.rowid, value FROM json_each(new.json, '$.tags') WHERE type = 'text';
+END;
+CREATE TRIGGER objects_after_update AFTER UPDATE OF json ON objects BEGIN
+  DELETE FROM objects_fts WHERE rowid = old.rowid;
+  INSERT INTO objects_fts (rowid, text) VALUES (new.rowid, para_text(new.json));
+  DELETE FROM object_tags WHERE obj = old.rowid;
+  INSERT INTO object_tags (obj, tag)
+    SELECT new.rowid, value FROM json_each(new.json, '$.tags') WHERE type = 'text';
+END;
+CREATE TRIGGER objects_after_delete AFTER DELETE ON objects BEGIN
+  DELETE FROM objects_fts WHERE rowid = old.rowid;
+  DELETE FROM object_tags WHERE obj = old.rowid;
+END;
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 constexpr const char* kSelectOne = "SELECT json FROM objects WHERE appid = ?1 AND id = ?2";
 constexpr const char* kInsert =
@@ -54,18 +94,16 @@ constexpr const char* kReplaceIfVersion =
 constexpr const char* kExists = "SELECT 1 FROM objects WHERE appid = ?1 AND id = ?2";
 constexpr const char* kDelete = "DELETE FROM objects WHERE appid = ?1 AND id = ?2";
 constexpr const char* kDeletePartition = "DELETE FROM objects WHERE appid = ?1";
-constexpr const char* kListAllNewest =
-    "SELECT json FROM objects WHERE appid = ?1 ORDER BY timestamp DESC, id DESC LIMIT ?2 OFFSET ?3";
-constexpr const char* kListAllOldest =
-    "SELECT json FROM objects WHERE appid = ?1 ORDER BY timestamp ASC, id ASC LIMIT ?2 OFFSET ?3";
-constexpr const char* kListTypeNewest =
-    "SELECT json FROM objects WHERE appid = ?1 AND type = ?4 "
-    "ORDER BY timestamp DESC, id DESC LIMIT ?2 OFFSET ?3";
-constexpr const char* kListTypeOldest =
-    "SELECT json FROM objects WHERE appid = ?1 AND type = ?4 "
-    "ORDER BY timestamp ASC, id ASC LIMIT ?2 OFFSET ?3";
-constexpr const char* kCountAll = "SELECT count(*) FROM objects WHERE appid = ?1";
-constexpr const char* kCountType = "SELECT count(*) FROM objects WHERE appid = ?1 AND type = ?2";
+constexpr const char* kDeleteAppShadows = "DELETE FROM shadows WHERE appid = ?1";
+constexpr const char* kSelectShadow =
+    "SELECT appid, object_id, version, document FROM shadows WHERE thing = ?1 AND name = ?2";
+constexpr const char* kInsertShadow =
+    "INSERT INTO shadows (thing, name, appid, object_id, version, document) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+constexpr const char* kUpdateShadow =
+    "UPDATE shadows SET appid = ?3, object_id = ?4, version = ?5, document = ?6 "
+    "WHERE thing = ?1 AND name = ?2 AND version = ?7";
+constexpr const char* kDeleteShadows = "DELETE FROM shadows WHERE thing = ?1";
 
 Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   std::string message = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -101,6 +139,31 @@ class Statement {
     }
   }
   void bind(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+  void bind_value(int index, const sqlite::SqlValue& value) {
+    if (const auto* i = std::get_if<std::int64_t>(&value)) {
+      sqlite3_bind_int64(stmt_, index, *i);
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      sqlite3_bind_double(stmt_, index, *d);
+    } else {
+      const auto& text = std::get<std::string>(value);
+      sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    }
+  }
+  void bind_all(const std::vector<sqlite::SqlValue>& values) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      bind_value(static_cast<int>(i + 1), values[i]);
+  }
+  // Column `column` as a SqlValue (NULL reads as "").
+  sqlite::SqlValue value(int column) {
+    switch (sqlite3_column_type(stmt_, column)) {
+      case SQLITE_INTEGER:
+        return sqlite3_column_int64(stmt_, column);
+      case SQLITE_FLOAT:
+        return sqlite3_column_double(stmt_, column);
+      default:
+        return std::string(text(column));
+    }
+  }
   int step() { return sqlite3_step(stmt_); }
   std::string_view text(int column) {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
@@ -113,6 +176,29 @@ class Statement {
   sqlite3_stmt* stmt_;
 };
 
+void sql_para_text(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* json = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  std::string text = json ? sqlite::indexed_text(json) : std::string();
+  sqlite3_result_text(ctx, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+void sql_distance_km(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* latlng = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  if (!latlng) return sqlite3_result_null(ctx);
+  double d =
+      sqlite::distance_km(latlng, sqlite3_value_double(argv[1]), sqlite3_value_double(argv[2]));
+  if (d < 0) return sqlite3_result_null(ctx);
+  sqlite3_result_double(ctx, d);
+}
+
+// The SQL functions the schema's triggers and the search queries use.
+void register_functions(sqlite3* db) {
+  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  sqlite3_create_function(db, "para_text", 1, flags, nullptr, sql_para_text, nullptr, nullptr);
+  sqlite3_create_function(db, "para_distance_km", 3, flags, nullptr, sql_distance_km, nullptr,
+                          nullptr);
+}
+
 class Connection {
  public:
   static Result<std::unique_ptr<Connection>> open(const std::string& path, bool sync_full) {
@@ -122,6 +208,7 @@ class Connection {
     auto conn = std::unique_ptr<Connection>(new Connection(db));
     if (rc != SQLITE_OK) return sqlite_error(db, rc, "cannot open " + path);
     sqlite3_busy_timeout(db, 10000);
+    register_functions(db);
     std::string pragmas = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; ";
     pragmas += sync_full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
     if (auto st = conn->exec(pragmas); !st) return st.error();
@@ -155,12 +242,32 @@ class Connection {
     return Statement(it->second);
   }
 
+  // A statement for generated SQL (searches), cached by its text; the cache
+  // is bounded because queries vary with user input.
+  Result<Statement> prepare_dynamic(const std::string& sql) {
+    auto it = dynamic_.find(sql);
+    if (it == dynamic_.end()) {
+      if (dynamic_.size() >= 128) {
+        for (auto& [text, stmt] : dynamic_)
+          sqlite3_finalize(stmt);
+        dynamic_.clear();
+      }
+      sqlite3_stmt* stmt = nullptr;
+      int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) return sqlite_error(db_, rc, "prepare search");
+      it = dynamic_.emplace(sql, stmt).first;
+    }
+    return Statement(it->second);
+  }
+
   sqlite3* handle() const { return db_; }
 
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<const char*, sqlite3_stmt*> statements_;
+  std::unordered_map<std::string, sqlite3_stmt*> dynamic_;
 };
 
 class SqliteStore final : public Store {
@@ -216,35 +323,26 @@ class SqliteStore final : public Store {
     return outcomes;
   }
 
-  Result<ObjectPage> list(std::string_view appid, const ListQuery& query) override {
+  Result<SearchPage> search(std::string_view appid, const SearchRequest& request) override;
+
+  Result<std::optional<ShadowRow>> get_shadow(std::string_view thing,
+                                              std::string_view name) override {
     auto reader = borrow_reader();
-    Connection& c = *reader.conn;
-    ObjectPage page;
-    const bool typed = !query.type.empty();
-    {
-      auto count = c.prepare(typed ? kCountType : kCountAll);
-      if (!count) return count.error();
-      count->bind(1, appid);
-      if (typed) count->bind(2, query.type);
-      if (int rc = count->step(); rc != SQLITE_ROW) return sqlite_error(c.handle(), rc, "count");
-      page.total = count->integer(0);
-    }
-    const char* sql = typed ? (query.newest_first ? kListTypeNewest : kListTypeOldest)
-                            : (query.newest_first ? kListAllNewest : kListAllOldest);
-    auto stmt = c.prepare(sql);
+    auto stmt = reader.conn->prepare(kSelectShadow);
     if (!stmt) return stmt.error();
-    stmt->bind(1, appid);
-    stmt->bind(2, query.limit);
-    stmt->bind(3, query.offset);
-    if (typed) stmt->bind(4, query.type);
-    int rc;
-    while ((rc = stmt->step()) == SQLITE_ROW) {
-      auto object = object_from_storage(stmt->text(0));
-      if (!object) return object.error();
-      page.items.push_back(std::move(*object));
-    }
-    if (rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "list");
-    return page;
+    stmt->bind(1, thing);
+    stmt->bind(2, name);
+    int rc = stmt->step();
+    if (rc == SQLITE_DONE) return std::optional<ShadowRow>();
+    if (rc != SQLITE_ROW) return sqlite_error(reader.conn->handle(), rc, "shadow");
+    ShadowRow row;
+    row.thing = thing;
+    row.name = name;
+    row.appid = stmt->text(0);
+    row.object_id = stmt->text(1);
+    row.version = stmt->integer(2);
+    row.document = stmt->text(3);
+    return std::optional<ShadowRow>(std::move(row));
   }
 
   Status check_health() override {
@@ -307,6 +405,14 @@ class SqliteStore final : public Store {
   }
 
   static Result<WriteOutcome> apply(Connection& c, const WriteOp& op) {
+    if (op.kind == WriteOp::Kind::kPutShadow) return put_shadow(c, op);
+    if (op.kind == WriteOp::Kind::kDeleteShadows) {
+      auto stmt = c.prepare(kDeleteShadows);
+      if (!stmt) return stmt.error();
+      stmt->bind(1, op.shadow.thing);
+      if (int rc = stmt->step(); rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "delete");
+      return WriteOutcome::kApplied;
+    }
     const ParaObject& o = op.object;
     if (op.kind == WriteOp::Kind::kDelete || op.kind == WriteOp::Kind::kDeletePartition) {
       const bool one = op.kind == WriteOp::Kind::kDelete;
@@ -315,6 +421,14 @@ class SqliteStore final : public Store {
       stmt->bind(1, o.appid);
       if (one) stmt->bind(2, o.id);
       if (int rc = stmt->step(); rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "delete");
+      if (!one) {
+        auto shadows = c.prepare(kDeleteAppShadows);
+        if (!shadows) return shadows.error();
+        shadows->bind(1, o.appid);
+        if (int rc = shadows->step(); rc != SQLITE_DONE)
+          return sqlite_error(c.handle(), rc, "delete");
+        return WriteOutcome::kApplied;
+      }
       // Emptying a partition succeeds even when it was empty already.
       return !one || sqlite3_changes(c.handle()) ? WriteOutcome::kApplied : WriteOutcome::kMissing;
     }
@@ -336,6 +450,22 @@ class SqliteStore final : public Store {
     return *exists ? WriteOutcome::kVersionMismatch : WriteOutcome::kMissing;
   }
 
+  static Result<WriteOutcome> put_shadow(Connection& c, const WriteOp& op) {
+    const ShadowRow& r = op.shadow;
+    const bool insert = op.expected_version < 0;
+    auto stmt = c.prepare(insert ? kInsertShadow : kUpdateShadow);
+    if (!stmt) return stmt.error();
+    stmt->bind(1, r.thing);
+    stmt->bind(2, r.name);
+    stmt->bind(3, r.appid);
+    stmt->bind(4, r.object_id);
+    stmt->bind(5, r.version);
+    stmt->bind(6, r.document);
+    if (!insert) stmt->bind(7, op.expected_version);
+    if (int rc = stmt->step(); rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "shadow");
+    return sqlite3_changes(c.handle()) ? WriteOutcome::kApplied : WriteOutcome::kVersionMismatch;
+  }
+
   static Result<bool> read_exists(Connection& c, std::string_view appid, std::string_view id) {
     auto stmt = c.prepare(kExists);
     if (!stmt) return stmt.error();
@@ -355,22 +485,143 @@ class SqliteStore final : public Store {
   std::vector<Connection*> free_readers_;  // guarded by readers_mutex_
 };
 
+// lastKey: the sort value and id of the last object of a page, as opaque
+// base64url(JSON [value, id]).
+std::string encode_cursor(const sqlite::SqlValue& sort_value, const std::string& id) {
+  json::array cursor;
+  std::visit([&](const auto& v) { cursor.emplace_back(v); }, sort_value);
+  cursor.emplace_back(id);
+  return crypto::base64url_encode(to_json(cursor));
+}
+
+Result<std::pair<sqlite::SqlValue, std::string>> decode_cursor(std::string_view key) {
+  const Error bad = invalid_input("Invalid lastKey: pass back the lastKey of a previous page.");
+  auto text = crypto::base64url_decode(key);
+  if (!text) return bad;
+  auto cursor = parse_json(*text);
+  if (!cursor || !cursor->is_array() || cursor->get_array().size() != 2) return bad;
+  const auto& v = cursor->get_array()[0];
+  const auto& id = cursor->get_array()[1];
+  if (!id.is_string()) return bad;
+  sqlite::SqlValue value;
+  if (v.is_int64()) {
+    value = v.get_int64();
+  } else if (v.is_double()) {
+    value = v.get_double();
+  } else if (v.is_string()) {
+    value = std::string(v.get_string());
+  } else {
+    return bad;
+  }
+  return std::make_pair(std::move(value), std::string(id.get_string()));
+}
+
+// FROM and WHERE of a search: the app's partition, the type, the query,
+// the distance and the exclusions.
+sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r) {
+  sqlite::SqlFragment f{" FROM objects o WHERE o.appid = ?", {std::string(appid)}};
+  if (!r.type.empty()) {
+    f.sql += " AND o.type = ?";
+    f.params.emplace_back(r.type);
+  }
+  if (!std::holds_alternative<search::MatchAll>(r.query)) {
+    f.sql += " AND ";
+    f.append(sqlite::where_clause(r.query));
+  }
+  if (r.near) {
+    f.sql +=
+        " AND para_distance_km(coalesce(json_extract(o.json, '$.latlng'), "
+        "json_extract(o.json, '$.properties.latlng')), ?, ?) <= ?";
+    f.params.emplace_back(r.near->lat);
+    f.params.emplace_back(r.near->lng);
+    f.params.emplace_back(r.near->radius_km);
+  }
+  if (!r.exclude_ids.empty()) {
+    f.sql += " AND o.id NOT IN (";
+    for (std::size_t i = 0; i < r.exclude_ids.size(); ++i) {
+      f.sql += i ? ", ?" : "?";
+      f.params.emplace_back(r.exclude_ids[i]);
+    }
+    f.sql += ")";
+  }
+  return f;
+}
+
 Status migrate(Connection& c) {
-  auto stmt = c.prepare("PRAGMA user_version");
-  if (!stmt) return stmt.error();
-  if (int rc = stmt->step(); rc != SQLITE_ROW) return sqlite_error(c.handle(), rc, "user_version");
-  std::int64_t version = stmt->integer(0);
+  std::int64_t version = 0;
+  {
+    auto stmt = c.prepare("PRAGMA user_version");
+    if (!stmt) return stmt.error();
+    if (int rc = stmt->step(); rc != SQLITE_ROW)
+      return sqlite_error(c.handle(), rc, "user_version");
+    version = stmt->integer(0);
+  }
   if (version > kSchemaVersion) {
     return internal_error("The database was written by a newer para-server (schema " +
                           std::to_string(version) + "); refusing to open it.");
   }
-  if (auto st = c.exec(std::string("BEGIN; ") + kSchema +
-                       "PRAGMA user_version = " + std::to_string(kSchemaVersion) + "; COMMIT;");
-      !st) {
-    (void)c.exec("ROLLBACK");
-    return st;
+  for (std::int64_t step = version; step < kSchemaVersion; ++step) {
+    std::string sql = std::string("BEGIN; ") + kMigrations[step] +
+                      "PRAGMA user_version = " + std::to_string(step + 1) + "; COMMIT;";
+    if (auto st = c.exec(sql); !st) {
+      (void)c.exec("ROLLBACK");
+      return st;
+    }
   }
   return {};
+}
+
+Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchRequest& request) {
+  auto sort = sqlite::sort_expression(request.sort_field);
+  if (!sort) return sort.error();
+  const sqlite::SqlFragment scope = search_scope(appid, request);
+  auto reader = borrow_reader();
+  Connection& c = *reader.conn;
+  SearchPage page;
+  {
+    auto count = c.prepare_dynamic("SELECT count(*)" + scope.sql);
+    if (!count) return count.error();
+    count->bind_all(scope.params);
+    if (int rc = count->step(); rc != SQLITE_ROW) return sqlite_error(c.handle(), rc, "count");
+    page.total = count->integer(0);
+  }
+  if (request.count_only || request.limit <= 0) return page;
+
+  // Ties in the sort value are broken by id, so the order is total and a
+  // cursor (sort value, id) marks an exact position.
+  const std::string key = "ifnull(" + sort->sql + ", '')";
+  const std::string dir = request.descending ? " DESC" : " ASC";
+  sqlite::SqlFragment query{"SELECT o.json, o.id, " + key, sort->params};
+  query.append(scope);
+  if (!request.after.empty()) {
+    auto cursor = decode_cursor(request.after);
+    if (!cursor) return cursor.error();
+    query.sql += " AND (" + key + ", o.id) " + (request.descending ? "<" : ">") + " (?, ?)";
+    query.params.insert(query.params.end(), sort->params.begin(), sort->params.end());
+    query.params.push_back(cursor->first);
+    query.params.emplace_back(cursor->second);
+  }
+  query.sql += " ORDER BY " + key + dir + ", o.id" + dir + " LIMIT ? OFFSET ?";
+  query.params.insert(query.params.end(), sort->params.begin(), sort->params.end());
+  query.params.emplace_back(request.limit);
+  query.params.emplace_back(request.after.empty() ? request.offset : 0);
+
+  auto stmt = c.prepare_dynamic(query.sql);
+  if (!stmt) return stmt.error();
+  stmt->bind_all(query.params);
+  sqlite::SqlValue last_value;
+  std::string last_id;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) {
+    auto object = object_from_storage(stmt->text(0));
+    if (!object) return object.error();
+    page.items.push_back(std::move(*object));
+    last_id = stmt->text(1);
+    last_value = stmt->value(2);
+  }
+  if (rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "search");
+  if (!page.items.empty()) page.last_key = encode_cursor(last_value, last_id);
+  return page;
 }
 
 }  // namespace

@@ -25,8 +25,22 @@
 
 #include "core/error.h"
 #include "core/para_object.h"
+#include "search/query.h"
 
 namespace para {
+
+// A device shadow of the built-in IoT broker: an opaque document (owned by
+// the iot layer) keyed by (thing name, shadow name), tied to the Thing object
+// (appid, object_id) it belongs to. `version` mirrors the document's version
+// so writes can compare-and-set without parsing it.
+struct ShadowRow {
+  std::string thing;  // thing name, e.g. "myapp-1234"
+  std::string name;   // shadow name; empty for the classic shadow
+  std::string appid;
+  std::string object_id;
+  std::string document;
+  std::int64_t version = 0;
+};
 
 // One operation of a write transaction.
 struct WriteOp {
@@ -35,25 +49,45 @@ struct WriteOp {
     kUpsert,            // create or replace whatever is there
     kReplaceIfVersion,  // replace only if the stored version == expected_version
     kDelete,            // remove (appid, id); kMissing if absent
-    kDeletePartition,   // remove every object of app `object.appid`
+    kDeletePartition,   // remove every object (and shadow) of app `object.appid`
+    kPutShadow,         // write `shadow` if its stored version == expected_version
+                        // (-1: only if there is no row yet); kVersionMismatch otherwise
+    kDeleteShadows,     // remove every shadow of thing `shadow.thing`
   };
   Kind kind = Kind::kUpsert;
   ParaObject object;  // kDelete uses only appid and id
   std::int64_t expected_version = 0;
+  ShadowRow shadow;  // for the shadow kinds
 };
 
 enum class WriteOutcome { kApplied, kMissing, kVersionMismatch, kAlreadyExists };
 
-struct ListQuery {
-  std::string type;  // empty: every type
-  std::int64_t limit = 30;
-  std::int64_t offset = 0;
-  bool newest_first = true;  // by timestamp, then id
+// Objects within `radius_km` of a point, by their `latlng` field ("lat,lng").
+struct GeoFilter {
+  double lat = 0;
+  double lng = 0;
+  double radius_km = 10;
 };
 
-struct ObjectPage {
+// A search within one app. Everything a client sends arrives here as values;
+// the store turns them into parameterised queries.
+struct SearchRequest {
+  std::string type;                          // empty: every type
+  search::Query query = search::MatchAll{};  // the filter
+  std::optional<GeoFilter> near;             // also within this distance
+  std::vector<std::string> exclude_ids;      // never these objects
+  std::string sort_field;                    // empty: timestamp; a common or custom field
+  bool descending = true;
+  std::int64_t limit = 30;
+  std::int64_t offset = 0;
+  std::string after;        // a last_key from a previous page
+  bool count_only = false;  // only `total`
+};
+
+struct SearchPage {
   std::vector<ParaObject> items;
-  std::int64_t total = 0;  // matches of the query, ignoring limit/offset
+  std::int64_t total = 0;  // matches of the request, ignoring limit, offset and after
+  std::string last_key;    // pass as `after` for the page after this one; empty at the end
 };
 
 struct StoreOptions {
@@ -81,8 +115,19 @@ class Store {
   virtual Result<std::vector<WriteOutcome>> write(
       std::span<const WriteOp> ops, Atomicity atomicity = Atomicity::kAllOrNothing) = 0;
 
-  // A page of app `appid`'s objects.
-  virtual Result<ObjectPage> list(std::string_view appid, const ListQuery& query) = 0;
+  // The shadow (thing, name), or nullopt. Shadows are addressed by thing name
+  // because that is the device's authenticated identity (its certificate CN).
+  virtual Result<std::optional<ShadowRow>> get_shadow(std::string_view thing,
+                                                      std::string_view name) = 0;
+
+  // A page of app `appid`'s objects matching `request`, in sort order (ties
+  // broken by id), so that pages never skip or repeat an object even while
+  // others are inserted. Full-text terms match whole words, case-insensitively,
+  // in the object's text (name, tags, string properties; never hidden fields);
+  // field terms match the whole value (case-insensitively for text, by value
+  // for numbers, any element for arrays). Reads see every committed write.
+  // Errors: kInvalidInput for a malformed `after` or an unusable sort field.
+  virtual Result<SearchPage> search(std::string_view appid, const SearchRequest& request) = 0;
 
   // Succeeds if the store can serve reads and writes.
   virtual Status check_health() = 0;

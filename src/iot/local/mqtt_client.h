@@ -1,0 +1,81 @@
+// MqttClient: para-server's own connection to the broker's service listener
+// (libmosquitto, MQTT 3.1.1, threaded network loop). It reconnects by itself
+// and restores its subscriptions on every (re)connect, so a restarted broker
+// is picked up without intervention.
+//
+// Thread-safety: publish() may be called from any thread; the message
+// handler runs on the client's network thread and must not block (hand the
+// work to a queue).
+// Errors: kUnavailable when not connected or the broker refused.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+struct mosquitto;
+struct mosquitto_message;
+
+namespace para::iot {
+
+struct MqttEndpoint {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string username;
+  std::string password;
+};
+
+class MqttClient {
+ public:
+  using MessageHandler = std::function<void(std::string_view topic, std::string_view payload)>;
+
+  MqttClient(std::string client_id, MqttEndpoint endpoint, std::vector<std::string> subscriptions,
+             MessageHandler on_message);
+  ~MqttClient();
+  MqttClient(const MqttClient&) = delete;
+  MqttClient& operator=(const MqttClient&) = delete;
+
+  // Starts connecting; returns once connected and subscribed, or kUnavailable
+  // after `timeout` (the client keeps trying in the background).
+  Status start(std::chrono::milliseconds timeout);
+  void stop();
+
+  // Publishes (QoS 1, not retained). kUnavailable if the broker is not reachable.
+  Status publish(std::string_view topic, std::string_view payload);
+
+  bool connected() const { return subscribed_.load(); }
+
+ private:
+  static void on_connect(mosquitto*, void* self, int rc);
+  static void on_disconnect(mosquitto*, void* self, int rc);
+  static void on_subscribe(mosquitto*, void* self, int mid, int count, const int* granted);
+  static void on_message(mosquitto*, void* self, const mosquitto_message* message);
+
+  const std::string client_id_;
+  const MqttEndpoint endpoint_;
+  const std::vector<std::string> subscriptions_;
+  const MessageHandler handler_;
+  mosquitto* mosq_ = nullptr;
+  std::atomic<bool> subscribed_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool started_ = false;
+};
+
+// Disconnects the client connected with `client_id` (a device) by connecting
+// with the same client id on the service listener: MQTT's session takeover.
+// Returns once the takeover connection was accepted and closed.
+Status kick_client(const MqttEndpoint& endpoint, const std::string& client_id,
+                   std::chrono::milliseconds timeout);
+
+// libmosquitto's process-wide initialisation (idempotent).
+void init_mosquitto_library();
+
+}  // namespace para::iot

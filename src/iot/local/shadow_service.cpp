@@ -1,0 +1,297 @@
+#include "iot/local/shadow_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <functional>
+
+namespace para::iot {
+namespace {
+
+constexpr int kMaxCommitAttempts = 16;
+
+std::int64_t now_seconds() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+const ShadowError kThingNotFound{404, "Thing not found", std::nullopt};
+
+ShadowError internal_failure(std::string_view why) {
+  spdlog::error("iot: shadow request failed: {}", why);
+  return ShadowError{500, std::string(kMsgInternal), std::nullopt};
+}
+
+std::vector<std::string> request_subscriptions() {
+  std::vector<std::string> topics;
+  for (const char* op : {"get", "update", "delete"}) {
+    topics.push_back(std::string("$aws/things/+/shadow/") + op);
+    topics.push_back(std::string("$aws/things/+/shadow/name/+/") + op);
+  }
+  return topics;
+}
+
+// The Thing's synced copy of its classic shadow.
+void set_synced_copy(ParaObject& thing, const Shadow& shadow, std::int64_t now) {
+  thing.fields["deviceState"] = device_state_view(shadow);
+  json::value view = shadow_view(shadow, now);
+  if (view.is_null()) {
+    thing.fields.erase("deviceShadow");
+  } else {
+    thing.fields["deviceShadow"] = std::move(view);
+  }
+}
+
+Error as_api_error(const ShadowError& e) {
+  switch (e.code) {
+    case 400:
+    case 413:
+    case 415:
+      return invalid_input("deviceState was refused by the device shadow: " + e.message);
+    case 404:
+      return not_found("The Thing's device shadow is not registered (" + e.message + ").");
+    case 409:
+      return Error{ErrorKind::kConflict, "The device shadow is changing; try again."};
+    default:
+      return internal_error("Device shadow update failed: " + e.message);
+  }
+}
+
+}  // namespace
+
+ShadowService::ShadowService(Store& store, ShadowServiceOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+ShadowService::~ShadowService() {
+  stop();
+}
+
+Status ShadowService::start() {
+  for (int i = 0; i < options_.workers; ++i)
+    queues_.push_back(std::make_unique<Queue>());
+  for (auto& queue : queues_)
+    workers_.emplace_back([this, q = queue.get()] { work(*q); });
+  mqtt_ = std::make_unique<MqttClient>(
+      "para-shadow-service", options_.endpoint, request_subscriptions(),
+      [this](std::string_view topic, std::string_view payload) { enqueue(topic, payload); });
+  return mqtt_->start(std::chrono::seconds(10));
+}
+
+void ShadowService::stop() {
+  if (mqtt_) mqtt_->stop();
+  for (auto& queue : queues_) {
+    std::lock_guard lock(queue->mutex);
+    stopping_ = true;
+    queue->ready.notify_all();
+  }
+  for (auto& worker : workers_)
+    worker.join();
+  workers_.clear();
+}
+
+bool ShadowService::connected() const {
+  return mqtt_ && mqtt_->connected();
+}
+
+void ShadowService::enqueue(std::string_view topic, std::string_view payload) {
+  auto parsed = parse_shadow_topic(topic);
+  if (!parsed) return;  // not a request topic; the subscriptions should not deliver it
+  Queue& queue = *queues_[std::hash<std::string>{}(parsed->thing_name) % queues_.size()];
+  {
+    std::lock_guard lock(queue.mutex);
+    if (queue.requests.size() < options_.queue_limit) {
+      queue.requests.push_back({std::move(*parsed), std::string(payload)});
+      queue.ready.notify_one();
+      return;
+    }
+  }
+  reject(*parsed, ShadowError{429, "Too Many Requests", std::nullopt});
+}
+
+void ShadowService::work(Queue& queue) {
+  for (;;) {
+    Request request;
+    {
+      std::unique_lock lock(queue.mutex);
+      queue.ready.wait(lock, [&] { return stopping_ || !queue.requests.empty(); });
+      if (queue.requests.empty()) return;  // stopping, and nothing left to answer
+      request = std::move(queue.requests.front());
+      queue.requests.pop_front();
+    }
+    try {
+      serve(request);
+    } catch (const std::exception& e) {
+      reject(request.topic, internal_failure(e.what()));
+    }
+  }
+}
+
+void ShadowService::serve(const Request& request) {
+  switch (request.topic.operation) {
+    case ShadowOperation::kGet:
+      serve_get(request.topic, request.payload);
+      break;
+    case ShadowOperation::kUpdate:
+      serve_update(request.topic, request.payload);
+      break;
+    case ShadowOperation::kDelete:
+      serve_delete(request.topic, request.payload);
+      break;
+  }
+}
+
+template <class Outcome, class Change>
+ShadowResult<Outcome> ShadowService::commit(const std::string& thing,
+                                            const std::string& shadow_name, bool sync_object,
+                                            Change&& change) {
+  for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
+    auto row = store_.get_shadow(thing, shadow_name);
+    if (!row) return internal_failure(row.error().message);
+    ShadowRow next;
+    std::int64_t expected = -1;
+    Shadow current;
+    if (*row) {
+      next = std::move(**row);
+      expected = next.version;
+      auto decoded = shadow_from_storage(next.document);
+      if (!decoded) return internal_failure(decoded.error().message);
+      current = std::move(*decoded);
+    } else {
+      // A named shadow is created on its first update; it belongs to the
+      // thing of the classic shadow registered at provisioning.
+      if (shadow_name.empty()) return kThingNotFound;
+      auto classic = store_.get_shadow(thing, "");
+      if (!classic) return internal_failure(classic.error().message);
+      if (!*classic) return kThingNotFound;
+      next = std::move(**classic);
+      next.name = shadow_name;
+    }
+    const std::int64_t now = now_seconds();
+    ShadowResult<Outcome> outcome = change(current, now);
+    if (!outcome) return outcome;
+    next.document = to_storage_json(outcome->shadow);
+    next.version = outcome->shadow.version();
+    std::vector<WriteOp> ops;
+    ops.push_back(WriteOp{WriteOp::Kind::kPutShadow, {}, expected, next});
+    if (sync_object && shadow_name.empty()) {
+      auto object = store_.get(next.appid, next.object_id);
+      if (!object) return internal_failure(object.error().message);
+      if (*object) {
+        ParaObject copy = std::move(**object);
+        set_synced_copy(copy, outcome->shadow, now);
+        const std::int64_t version = copy.version;  // a device report is not an API update
+        ops.push_back(WriteOp{WriteOp::Kind::kReplaceIfVersion, std::move(copy), version});
+      }
+    }
+    auto outcomes = store_.write(ops);
+    if (!outcomes) return internal_failure(outcomes.error().message);
+    if (outcomes->size() == ops.size() && outcomes->back() == WriteOutcome::kApplied)
+      return outcome;
+    // Another writer changed the shadow or the Thing meanwhile: start over.
+  }
+  return internal_failure("too many concurrent writers on shadow " + thing);
+}
+
+void ShadowService::serve_update(const ShadowTopic& topic, const std::string& payload) {
+  auto outcome = commit<UpdateOutcome>(
+      topic.thing_name, topic.shadow_name, true, [&](const Shadow& current, std::int64_t now) {
+        return apply_update(current, payload, now, options_.limits);
+      });
+  if (!outcome) return reject(topic, outcome.error());
+  publish_update(topic.thing_name, topic.shadow_name, *outcome);
+}
+
+void ShadowService::serve_get(const ShadowTopic& topic, const std::string& payload) {
+  auto request = parse_get_request(payload);
+  if (!request) return reject(topic, request.error());
+  auto row = store_.get_shadow(topic.thing_name, topic.shadow_name);
+  if (!row) return reject(topic, internal_failure(row.error().message));
+  Shadow shadow;
+  if (*row) {
+    auto decoded = shadow_from_storage((*row)->document);
+    if (!decoded) return reject(topic, internal_failure(decoded.error().message));
+    shadow = std::move(*decoded);
+  }
+  auto document = get_document(shadow, shadow_display_name(topic.thing_name, topic.shadow_name),
+                               now_seconds(), *request);
+  if (!document) return reject(topic, document.error());
+  reply(topic, ShadowReply::kGetAccepted, *document);
+}
+
+void ShadowService::serve_delete(const ShadowTopic& topic, const std::string& payload) {
+  auto request = parse_delete_request(payload);
+  if (!request) return reject(topic, request.error());
+  const std::string_view name = shadow_display_name(topic.thing_name, topic.shadow_name);
+  auto outcome = commit<DeleteOutcome>(topic.thing_name, topic.shadow_name, true,
+                                       [&](const Shadow& current, std::int64_t now) {
+                                         return delete_shadow(current, name, now, *request);
+                                       });
+  if (!outcome) return reject(topic, outcome.error());
+  reply(topic, ShadowReply::kDeleteAccepted, outcome->accepted);
+}
+
+void ShadowService::reply(const ShadowTopic& topic, ShadowReply kind, const std::string& payload) {
+  if (auto st = mqtt_->publish(reply_topic(topic.thing_name, topic.shadow_name, kind), payload);
+      !st) {
+    spdlog::warn("iot: reply to {} not sent: {}", topic.thing_name, st.error().message);
+  }
+}
+
+void ShadowService::reject(const ShadowTopic& topic, const ShadowError& error) {
+  reply(topic, rejected_reply(topic.operation), error_document(error, now_seconds()));
+}
+
+void ShadowService::publish_update(const std::string& thing, const std::string& shadow_name,
+                                   const UpdateOutcome& outcome) {
+  ShadowTopic topic{thing, shadow_name, ShadowOperation::kUpdate};
+  reply(topic, ShadowReply::kUpdateAccepted, outcome.accepted);
+  reply(topic, ShadowReply::kUpdateDocuments, outcome.documents);
+  if (outcome.delta) reply(topic, ShadowReply::kUpdateDelta, *outcome.delta);
+}
+
+Status ShadowService::register_thing(const std::string& thing, const std::string& appid,
+                                     const std::string& object_id) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kPutShadow;
+  op.expected_version = -1;
+  op.shadow = ShadowRow{thing, "", appid, object_id, to_storage_json(Shadow{}), 0};
+  auto outcome = store_.write(std::span(&op, 1));
+  if (!outcome) return outcome.error();
+  return {};  // kVersionMismatch: registered already, which is fine
+}
+
+Status ShadowService::forget_thing(const std::string& thing) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kDeleteShadows;
+  op.shadow.thing = thing;
+  auto outcome = store_.write(std::span(&op, 1));
+  if (!outcome) return outcome.error();
+  return {};
+}
+
+Result<std::optional<json::object>> ShadowService::read(const std::string& thing) {
+  auto row = store_.get_shadow(thing, "");
+  if (!row) return row.error();
+  if (!*row) return std::optional<json::object>();
+  auto shadow = shadow_from_storage((*row)->document);
+  if (!shadow) return shadow.error();
+  json::value view = shadow_view(*shadow, now_seconds());
+  if (view.is_null()) return std::optional<json::object>();
+  return std::optional<json::object>(std::move(view.get_object()));
+}
+
+Result<json::object> ShadowService::set_desired(const std::string& thing,
+                                                const json::object& desired) {
+  std::int64_t committed_at = 0;
+  auto outcome =
+      commit<UpdateOutcome>(thing, "", false, [&](const Shadow& current, std::int64_t now) {
+        committed_at = now;
+        std::string payload = desired_replacement(current.desired(), desired, current.version());
+        return apply_update(current, payload, now, options_.limits);
+      });
+  if (!outcome) return as_api_error(outcome.error());
+  publish_update(thing, "", *outcome);
+  json::value view = shadow_view(outcome->shadow, committed_at);
+  return std::move(view.as_object());
+}
+
+}  // namespace para::iot

@@ -1,0 +1,109 @@
+// ShadowService: the device shadows of the built-in broker, served over MQTT
+// exactly as AWS IoT serves them (aws-iot.md section 5), and read and written
+// by the REST API for Things.
+//
+// MQTT requests arrive on one subscription of the service listener and are
+// handed to `workers` queues by thing name, so one thing's requests are
+// applied in order while different things proceed in parallel. Each request
+// is a read-modify-write of the stored shadow (iot/shadow.h does the
+// modifying) committed with compare-and-set on the shadow version, so a REST
+// write racing an MQTT update never loses either. Replies are published after
+// the commit. An MQTT update of a classic shadow also refreshes the Thing
+// object's synced copy (deviceState/deviceShadow) in the same transaction.
+//
+// Thread-safety: all public methods may be called from any thread.
+// Errors: kUnavailable (broker connection down, store down), kInvalidInput
+// for a deviceState the shadow rules refuse (AWS's message), kNotFound for a
+// thing that was never registered.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "iot/local/mqtt_client.h"
+#include "iot/shadow.h"
+#include "store/store.h"
+
+namespace para::iot {
+
+struct ShadowServiceOptions {
+  MqttEndpoint endpoint;
+  ShadowLimits limits;
+  int workers = 4;
+  std::size_t queue_limit = 10000;  // per worker; beyond it requests get 429
+};
+
+class ShadowService {
+ public:
+  ShadowService(Store& store, ShadowServiceOptions options);
+  ~ShadowService();
+
+  // Starts the workers and the MQTT client; returns once subscribed.
+  Status start();
+  void stop();
+  bool connected() const;
+
+  // Creates the (not yet existing) classic shadow of a new thing, so MQTT
+  // requests for it know its app and object. Idempotent.
+  Status register_thing(const std::string& thing, const std::string& appid,
+                        const std::string& object_id);
+
+  // Removes every shadow of `thing`. Idempotent.
+  Status forget_thing(const std::string& thing);
+
+  // The classic shadow as the Thing's `deviceShadow` view; nullopt if it does
+  // not exist (never updated, or deleted).
+  Result<std::optional<json::object>> read(const std::string& thing);
+
+  // Makes the classic shadow's desired state equal `desired`, publishes
+  // update/accepted, update/documents and update/delta, and returns the new
+  // `deviceShadow` view.
+  Result<json::object> set_desired(const std::string& thing, const json::object& desired);
+
+ private:
+  struct Request {
+    ShadowTopic topic;
+    std::string payload;
+  };
+  struct Queue {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<Request> requests;
+  };
+
+  void enqueue(std::string_view topic, std::string_view payload);
+  void work(Queue& queue);
+  void serve(const Request& request);
+  void serve_update(const ShadowTopic& topic, const std::string& payload);
+  void serve_get(const ShadowTopic& topic, const std::string& payload);
+  void serve_delete(const ShadowTopic& topic, const std::string& payload);
+  void reply(const ShadowTopic& topic, ShadowReply kind, const std::string& payload);
+  void reject(const ShadowTopic& topic, const ShadowError& error);
+  void publish_update(const std::string& thing, const std::string& shadow_name,
+                      const UpdateOutcome& outcome);
+
+  // Read-modify-write of one shadow with compare-and-set. `change` computes
+  // the new value from the current one. `sync_object` also stores the Thing
+  // object's synced copy. Returns the committed outcome or why not.
+  template <class Outcome, class Change>
+  ShadowResult<Outcome> commit(const std::string& thing, const std::string& shadow_name,
+                               bool sync_object, Change&& change);
+
+  Store& store_;
+  const ShadowServiceOptions options_;
+  std::unique_ptr<MqttClient> mqtt_;
+  std::vector<std::unique_ptr<Queue>> queues_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace para::iot

@@ -1,0 +1,393 @@
+#include "store/sqlite_query.h"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+
+#include "core/json.h"
+#include "core/text.h"
+#include "core/types.h"
+
+namespace para::sqlite {
+namespace {
+
+using search::Field;
+using search::FieldKind;
+
+// A value of a field, as SQL sees it: one column, or the values at a JSON
+// path (json_each yields the scalar itself, or each element of an array).
+using Condition = std::function<SqlFragment(std::string_view value_sql)>;
+
+struct Column {
+  const char* name;
+  const char* sql;
+  bool case_sensitive;
+};
+
+constexpr Column kColumns[] = {
+    {"id", "o.id", true},
+    {"type", "o.type", true},
+    {"parentid", "o.parentid", true},
+    {"creatorid", "o.creatorid", true},
+    {"appid", "o.appid", true},
+    {"name", "o.name", false},
+    {"timestamp", "o.timestamp", true},
+    {"updated", "o.updated", true},
+    {"version", "o.version", true},
+};
+
+const Column* find_column(std::string_view name) {
+  for (const auto& c : kColumns) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+bool is_hidden_field(std::string_view name) {
+  for (const auto& type : core_types()) {
+    if (const DeclaredField* f = type.find(name); f && f->hidden) return true;
+  }
+  return false;
+}
+
+std::string json_path(std::string_view prefix, std::string_view dotted) {
+  std::string path(prefix);
+  for (const auto& segment : split_trimmed(dotted, '.'))
+    path += ".\"" + segment + "\"";
+  return path;
+}
+
+// The JSON paths a field's values live at in the storage JSON.
+std::vector<std::string> paths_of(const Field& field) {
+  if (field.kind == FieldKind::kCommon) return {json_path("$", field.name)};
+  std::vector<std::string> paths{json_path("$.\"properties\"", field.name)};
+  std::string_view first = std::string_view(field.name).substr(0, field.name.find('.'));
+  // Declared fields of core types (a Thing's deviceState...) sit at the top
+  // level; hidden ones (secrets, deviceMetadata) are never searchable.
+  if (!is_hidden_field(first)) paths.push_back(json_path("$", field.name));
+  return paths;
+}
+
+bool case_sensitive(const Field& field) {
+  const Column* c = field.kind == FieldKind::kCommon ? find_column(field.name) : nullptr;
+  return c && c->case_sensitive;
+}
+
+// Applies `cond` to every value of `field`.
+SqlFragment on_field(const Field& field, const Condition& cond) {
+  if (field.kind == FieldKind::kCommon) {
+    if (const Column* c = find_column(field.name)) return cond(c->sql);
+  }
+  SqlFragment out{"(", {}};
+  bool first = true;
+  for (const auto& path : paths_of(field)) {
+    SqlFragment inner = cond("j.value");
+    out.sql += std::string(first ? "" : " OR ") +
+               "EXISTS (SELECT 1 FROM json_each(o.json, ?) j WHERE " + inner.sql + ")";
+    out.params.emplace_back(path);
+    out.params.insert(out.params.end(), inner.params.begin(), inner.params.end());
+    first = false;
+  }
+  out.sql += ")";
+  return out;
+}
+
+std::optional<SqlValue> as_number(std::string_view text) {
+  std::int64_t i = 0;
+  if (auto [p, e] = std::from_chars(text.data(), text.data() + text.size(), i);
+      e == std::errc() && p == text.data() + text.size()) {
+    return SqlValue(i);
+  }
+  double d = 0;
+  if (auto [p, e] = std::from_chars(text.data(), text.data() + text.size(), d);
+      e == std::errc() && p == text.data() + text.size() && std::isfinite(d)) {
+    return SqlValue(d);
+  }
+  return std::nullopt;
+}
+
+std::string like_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string glob_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[') {
+      out += std::string("[") + c + "]";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Lucene wildcard -> LIKE (case-insensitive) or GLOB (case-sensitive) pattern.
+std::string wildcard_pattern(std::string_view pattern, bool glob) {
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      std::string_view literal = pattern.substr(++i, 1);
+      out += glob ? glob_escape(literal) : like_escape(literal);
+    } else if (c == '*') {
+      out.push_back(glob ? '*' : '%');
+    } else if (c == '?') {
+      out.push_back(glob ? '?' : '_');
+    } else {
+      std::string_view literal(&pattern[i], 1);
+      out += glob ? glob_escape(literal) : like_escape(literal);
+    }
+  }
+  return out;
+}
+
+SqlFragment full_text(std::string fts_query) {
+  return {"o.rowid IN (SELECT rowid FROM objects_fts WHERE objects_fts MATCH ?)",
+          {std::move(fts_query)}};
+}
+
+SqlFragment equals(const Field& field, const std::string& text) {
+  if (field.kind == FieldKind::kCommon && field.name == "tags") {
+    return {"o.rowid IN (SELECT obj FROM object_tags WHERE tag = ?)", {text}};
+  }
+  const bool exact = case_sensitive(field);
+  auto number = as_number(text);
+  return on_field(field, [&](std::string_view v) {
+    std::string value(v);
+    SqlFragment f{"(" + value + " = ?" + (exact ? "" : " COLLATE NOCASE"), {text}};
+    if (number) {
+      f.sql += " OR (typeof(" + value + ") IN ('integer','real') AND " + value + " = ?)";
+      f.params.push_back(*number);
+    }
+    if (v == "j.value" && (text == "true" || text == "false"))
+      f.sql += " OR j.type = '" + text + "'";
+    f.sql += ")";
+    return f;
+  });
+}
+
+SqlFragment translate(const search::Query& query);
+
+SqlFragment translate_leaf(const search::Term& t) {
+  if (t.field.kind == FieldKind::kText) return full_text(fts_phrase(t.text));
+  return equals(t.field, t.text);
+}
+
+SqlFragment translate_leaf(const search::Phrase& p) {
+  if (p.field.kind == FieldKind::kText) return full_text(fts_phrase(p.text));
+  return equals(p.field, p.text);
+}
+
+SqlFragment translate_leaf(const search::Prefix& p) {
+  if (p.field.kind == FieldKind::kText) {
+    if (p.prefix.empty()) return {"1", {}};
+    return full_text(fts_phrase(p.prefix, true));
+  }
+  if (p.prefix.empty())
+    return on_field(p.field, [](std::string_view v) {
+      return SqlFragment{std::string(v) + " IS NOT NULL", {}};
+    });
+  const bool glob = case_sensitive(p.field);
+  std::string pattern = glob ? glob_escape(p.prefix) + "*" : like_escape(p.prefix) + "%";
+  return on_field(p.field, [&](std::string_view v) {
+    return SqlFragment{std::string(v) + (glob ? " GLOB ?" : " LIKE ? ESCAPE '\\'"), {pattern}};
+  });
+}
+
+SqlFragment translate_leaf(const search::Wildcard& w) {
+  if (w.field.kind == FieldKind::kText) {
+    // No word-level wildcard in FTS5: match the pattern anywhere in the text.
+    return {"o.rowid IN (SELECT rowid FROM objects_fts WHERE text LIKE ? ESCAPE '\\')",
+            {"%" + wildcard_pattern(w.pattern, false) + "%"}};
+  }
+  const bool glob = case_sensitive(w.field);
+  std::string pattern = wildcard_pattern(w.pattern, glob);
+  return on_field(w.field, [&](std::string_view v) {
+    return SqlFragment{std::string(v) + (glob ? " GLOB ?" : " LIKE ? ESCAPE '\\'"), {pattern}};
+  });
+}
+
+SqlFragment translate_leaf(const search::Range& r) {
+  // Numeric when every given bound is a number (timestamps, votes, prices);
+  // otherwise text (ISO dates, names).
+  std::optional<SqlValue> lo = r.lower ? as_number(*r.lower) : std::nullopt;
+  std::optional<SqlValue> hi = r.upper ? as_number(*r.upper) : std::nullopt;
+  const bool numeric = (!r.lower || lo) && (!r.upper || hi) && (r.lower || r.upper);
+  return on_field(r.field, [&](std::string_view v) {
+    std::string value(v);
+    SqlFragment f{
+        numeric ? "typeof(" + value + ") IN ('integer','real')" : "typeof(" + value + ") = 'text'",
+        {}};
+    if (r.lower) {
+      f.sql += " AND " + value + (r.include_lower ? " >= ?" : " > ?");
+      f.params.push_back(numeric ? *lo : SqlValue(*r.lower));
+    }
+    if (r.upper) {
+      f.sql += " AND " + value + (r.include_upper ? " <= ?" : " < ?");
+      f.params.push_back(numeric ? *hi : SqlValue(*r.upper));
+    }
+    return f;
+  });
+}
+
+SqlFragment translate_leaf(const search::MatchAll&) {
+  return {"1", {}};
+}
+
+SqlFragment join(const std::vector<SqlFragment>& parts, std::string_view op) {
+  SqlFragment out{"(", {}};
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) out.sql += op;
+    out.append(parts[i]);
+  }
+  out.sql += ")";
+  return out;
+}
+
+SqlFragment translate_leaf(const search::Boolean& b) {
+  std::vector<SqlFragment> must, should, must_not;
+  for (const auto& clause : b.clauses) {
+    SqlFragment f = translate(clause.query);
+    switch (clause.occur) {
+      case search::Occur::kMust:
+        must.push_back(std::move(f));
+        break;
+      case search::Occur::kShould:
+        should.push_back(std::move(f));
+        break;
+      case search::Occur::kMustNot:
+        must_not.push_back(std::move(f));
+        break;
+    }
+  }
+  // Lucene: with a required clause, optional clauses only score; we do not score.
+  std::vector<SqlFragment> all = std::move(must);
+  if (all.empty() && !should.empty()) all.push_back(join(should, " OR "));
+  for (auto& f : must_not) {
+    f.sql = "NOT " + f.sql;
+    all.push_back(std::move(f));
+  }
+  if (all.empty()) return {"1", {}};
+  return join(all, " AND ");
+}
+
+SqlFragment translate(const search::Query& query) {
+  return std::visit([](const auto& q) { return translate_leaf(q); }, query);
+}
+
+void collect_text(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::string:
+      out.append(v.get_string().data(), v.get_string().size());
+      out.push_back('\n');
+      break;
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      append_json(out, v);
+      out.push_back('\n');
+      break;
+    case json::kind::array:
+      for (const auto& item : v.get_array())
+        collect_text(item, out);
+      break;
+    case json::kind::object:
+      for (const auto& [k, item] : v.get_object())
+        collect_text(item, out);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+void SqlFragment::append(const SqlFragment& other) {
+  sql += other.sql;
+  params.insert(params.end(), other.params.begin(), other.params.end());
+}
+
+SqlFragment where_clause(const search::Query& query) {
+  return translate(query);
+}
+
+Result<SqlFragment> sort_expression(std::string_view field) {
+  if (field.empty()) field = "timestamp";
+  if (const Column* c = find_column(field)) return SqlFragment{c->sql, {}};
+  if (is_common_field(field))
+    return SqlFragment{"json_extract(o.json, ?)", {json_path("$", field)}};
+  bool valid = !field.empty() && field.size() <= 256;
+  for (char ch : field) {
+    auto u = static_cast<unsigned char>(ch);
+    valid = valid && (std::isalnum(u) || ch == '_' || ch == '-' || ch == '.' || u >= 0x80);
+  }
+  std::string name(field.starts_with("properties.") ? field.substr(11) : field);
+  if (!valid || name.empty() || name.front() == '.' || name.back() == '.') {
+    return invalid_input("Cannot sort by '" + std::string(field) + "'.");
+  }
+  auto paths = paths_of(Field{FieldKind::kCustom, name});
+  SqlFragment f{"coalesce(json_extract(o.json, ?)", {paths[0]}};
+  for (std::size_t i = 1; i < paths.size(); ++i) {
+    f.sql += ", json_extract(o.json, ?)";
+    f.params.emplace_back(paths[i]);
+  }
+  f.sql += ")";
+  return f;
+}
+
+std::string fts_phrase(std::string_view text, bool prefix) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out.push_back('"');  // FTS5 escapes a quote by doubling it
+    out.push_back(c);
+  }
+  out += "\"";
+  if (prefix) out += " *";
+  return out;
+}
+
+std::string indexed_text(std::string_view storage_json) {
+  auto parsed = parse_json(storage_json);
+  if (!parsed || !parsed->is_object()) return {};
+  const auto& o = parsed->get_object();
+  std::string out;
+  const TypeSchema* schema = nullptr;
+  if (auto t = o.find("type"); t != o.end() && t->value().is_string()) {
+    schema = find_core_type(t->value().get_string());
+  }
+  for (const auto& [key, value] : o) {
+    if (key == "name" || key == "tags" || key == "properties") {
+      collect_text(value, out);
+    } else if (const DeclaredField* f = schema ? schema->find(key) : nullptr; f && !f->hidden) {
+      collect_text(value, out);
+    }
+  }
+  return out;
+}
+
+double distance_km(std::string_view latlng, double lat, double lng) {
+  auto comma = latlng.find(',');
+  if (comma == std::string_view::npos) return -1;
+  auto parse = [](std::string_view s, double& out) {
+    s = trim(s);
+    auto [p, e] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return e == std::errc() && p == s.data() + s.size();
+  };
+  double lat2 = 0, lng2 = 0;
+  if (!parse(latlng.substr(0, comma), lat2) || !parse(latlng.substr(comma + 1), lng2)) return -1;
+  if (std::abs(lat2) > 90 || std::abs(lng2) > 180) return -1;
+  constexpr double kEarthRadiusKm = 6371.0088;
+  constexpr double kRad = M_PI / 180.0;
+  double dlat = (lat2 - lat) * kRad, dlng = (lng2 - lng) * kRad;
+  double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
+             std::cos(lat * kRad) * std::cos(lat2 * kRad) * std::sin(dlng / 2) * std::sin(dlng / 2);
+  return 2 * kEarthRadiusKm * std::asin(std::min(1.0, std::sqrt(a)));
+}
+
+}  // namespace para::sqlite

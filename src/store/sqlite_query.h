@@ -1,0 +1,54 @@
+// Translation of a search request into SQLite SQL over the `objects` table
+// (alias `o`), its full-text index `objects_fts` and its tag index
+// `object_tags`. Private to the store: the SQL dialect stays in this folder.
+//
+// User text never becomes SQL: every value is a bound parameter, and field
+// names (already restricted by the query parser to letters, digits, '_', '-',
+// '.' and non-ASCII) only ever appear inside bound JSON-path parameters.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/error.h"
+#include "search/query.h"
+
+namespace para::sqlite {
+
+using SqlValue = std::variant<std::int64_t, double, std::string>;
+
+// A SQL fragment with `?` placeholders and their values, in order.
+struct SqlFragment {
+  std::string sql;
+  std::vector<SqlValue> params;
+
+  void append(const SqlFragment& other);
+};
+
+// A boolean SQL expression true for the objects `query` matches.
+SqlFragment where_clause(const search::Query& query);
+
+// The expression to sort by for `field` (empty: timestamp).
+// kInvalidInput for a field that cannot be sorted on (a hidden field).
+Result<SqlFragment> sort_expression(std::string_view field);
+
+// FTS5 query text matching the words of `text` as a phrase, or (prefix) a
+// phrase whose last word is a prefix. Every word is quoted, so FTS5 syntax in
+// user text is inert.
+std::string fts_phrase(std::string_view text, bool prefix = false);
+
+// The words para_text() indexes for an object, from its storage JSON: name,
+// tags, and every string and number inside properties and the declared
+// fields that are not hidden. Registered as the SQL function para_text().
+std::string indexed_text(std::string_view storage_json);
+
+// Great-circle distance in km between "lat,lng" and (lat, lng); negative if
+// `latlng` is not a valid "lat,lng" pair. Registered as para_distance_km().
+double distance_km(std::string_view latlng, double lat, double lng);
+
+}  // namespace para::sqlite

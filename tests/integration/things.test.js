@@ -1,0 +1,371 @@
+'use strict';
+// IoT Things on the built-in broker, end to end: REST on one side, real
+// device clients (Mosquitto's command-line clients, mqtt.js and the stock
+// aws-iot-device-sdk) on the other, through the real Mosquitto.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const awsIot = require('aws-iot-device-sdk');
+const { ServerProcess, ROOT_SECRET } = require('./lib/server');
+const { ParaClient, urlEncode } = require('./lib/para_client');
+const dev = require('./lib/device');
+
+let server;
+let para;
+
+async function createThing(body = {}) {
+  const res = await para.post('things', { name: 'device', ...body });
+  assert.equal(res.status, 201, res.text);
+  return res.body;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+before(async () => {
+  server = await new ServerProcess({ iot: true }).start();
+  para = new ParaClient(server.endpoint, 'app:para', ROOT_SECRET);
+});
+
+after(async () => {
+  const exit = await server.stop();
+  assert.equal(exit.code, 0, server.log);
+  assert.doesNotMatch(server.log, / -> 500 /);
+  assert.doesNotMatch(server.log, /BEGIN (EC |RSA )?PRIVATE KEY/, 'private keys are never logged');
+  server.cleanup();
+});
+
+test('create returns the device credentials once and hides deviceMetadata', async () => {
+  const thing = await createThing({ deviceState: { led: 'on' } });
+  const d = thing.deviceDetails;
+  assert.equal(thing.serviceBroker, 'local');
+  assert.equal(d.thingName, `para-${thing.id}`);
+  assert.equal(d.clientId, d.thingName);
+  assert.equal(d.thingId, thing.id);
+  assert.match(d.clientCert, /^-----BEGIN CERTIFICATE-----/);
+  assert.match(d.privateKey, /^-----BEGIN PRIVATE KEY-----/);
+  assert.match(d.publicKey, /^-----BEGIN PUBLIC KEY-----/);
+  assert.match(d.caCert, /^-----BEGIN CERTIFICATE-----/);
+  assert.equal(d.host, 'localhost');
+  assert.equal(d.port, server.iotPort);
+  assert.match(d.clientCertId, /^[0-9a-f]{64}$/);
+  assert.deepEqual(thing.deviceState, { led: 'on' });
+  assert.deepEqual(thing.deviceShadow.state.desired, { led: 'on' });
+  assert.equal(thing.deviceMetadata, undefined);
+
+  for (const res of [await para.get(`things/${thing.id}`), await para.get(`_id/${thing.id}`),
+    await para.get('things'), await para.get(`things/${thing.id}`, { select: 'deviceMetadata,deviceDetails,id' })]) {
+    assert.equal(res.status, 200);
+    assert.ok(!res.text.includes('deviceMetadata'), 'deviceMetadata is never returned');
+    assert.ok(!res.text.includes('deviceDetails'), 'deviceDetails only in the create response');
+    assert.ok(!res.text.includes('PRIVATE KEY'), 'the private key is shown once');
+  }
+  const db = fs.readFileSync(path.join(server.dataDir, 'para.db')).toString('latin1');
+  assert.ok(!db.includes(d.privateKey.split('\n')[1]), 'the private key is not stored');
+});
+
+test('mosquitto clients: report, read over REST, PATCH desired -> delta, version conflict -> 409', async () => {
+  const thing = await createThing();
+  const name = thing.deviceDetails.thingName;
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const T = (s) => dev.shadowTopic(name, s);
+
+  const accepted = await dev.mosquittoRR(files, server.iotPort, T('update'), T('update/accepted'),
+    '{"state":{"reported":{"temp":21,"led":"off"}},"clientToken":"c1"}');
+  assert.equal(accepted.code, 0, accepted.stderr);
+  const acc = JSON.parse(accepted.stdout);
+  assert.deepEqual(acc.state, { reported: { temp: 21, led: 'off' } });
+  assert.equal(acc.version, 1);
+  assert.equal(acc.clientToken, 'c1');
+
+  const read = await para.get(`things/${thing.id}`);
+  assert.deepEqual(read.body.deviceState, { temp: 21, led: 'off' });
+  assert.deepEqual(read.body.deviceShadow.state.reported, { temp: 21, led: 'off' });
+  assert.equal(read.body.deviceShadow.version, 1);
+
+  // A device waiting for its delta while the API asks for a change.
+  const sub = dev.run('mosquitto_sub', ['-h', 'localhost', '-p', String(server.iotPort), '--cafile', files.ca,
+    '--cert', files.cert, '--key', files.key, '-t', T('update/delta'), '-C', '1', '-W', '5']);
+  await sleep(300);
+  const patched = await para.patch(`things/${thing.id}`, { deviceState: { temp: 21, led: 'on' } });
+  assert.equal(patched.status, 200, patched.text);
+  assert.deepEqual(patched.body.deviceShadow.state.delta, { led: 'on' });
+  const delta = await sub;
+  assert.equal(delta.code, 0, delta.stderr);
+  const deltaDoc = JSON.parse(delta.stdout);
+  assert.deepEqual(deltaDoc.state, { led: 'on' });
+  assert.equal(deltaDoc.version, 2);
+
+  const conflict = await dev.mosquittoRR(files, server.iotPort, T('update'), T('update/rejected'),
+    '{"state":{"reported":{"led":"on"}},"version":1,"clientToken":"stale"}');
+  assert.equal(conflict.code, 0, conflict.stderr);
+  assert.deepEqual(JSON.parse(conflict.stdout).code, 409);
+  assert.equal(JSON.parse(conflict.stdout).message, 'Version conflict');
+  assert.equal(JSON.parse(conflict.stdout).clientToken, 'stale');
+  assert.equal((await para.get(`things/${thing.id}`)).body.deviceShadow.version, 2, 'a rejected update changes nothing');
+
+  // Removing a key from deviceState removes it from desired.
+  const removed = await para.patch(`things/${thing.id}`, { deviceState: { temp: 25 } });
+  assert.deepEqual(removed.body.deviceShadow.state.desired, { temp: 25 });
+  assert.deepEqual(removed.body.deviceState, { temp: 25, led: 'off' }, 'reported merged under desired');
+});
+
+test('aws-iot-device-sdk thingShadow: register, get, update, delta, delete', { timeout: 30000 }, async () => {
+  const thing = await createThing({ deviceState: { mode: 'eco' } });
+  const name = thing.deviceDetails.thingName;
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const shadows = awsIot.thingShadow({
+    keyPath: files.key, certPath: files.cert, caPath: files.ca, clientId: name, host: 'localhost',
+    port: server.iotPort, reconnectPeriod: 1000, operationTimeout: 5000,
+  });
+  const statuses = [];
+  const deltas = [];
+  const waitFor = async (list, pred) => {
+    for (let i = 0; i < 100; i++) {
+      const hit = list.find(pred);
+      if (hit) return hit;
+      await sleep(50);
+    }
+    throw new Error('timed out: ' + JSON.stringify(list));
+  };
+  shadows.on('status', (thingName, stat, clientToken, stateObject) => statuses.push({ stat, clientToken, stateObject }));
+  shadows.on('delta', (thingName, stateObject) => deltas.push(stateObject));
+  try {
+    await new Promise((resolve, reject) => {
+      shadows.once('connect', () => shadows.register(name, {}, (err, failed) => (err || (failed && failed.length) ? reject(err || failed) : resolve())));
+      shadows.once('error', reject);
+    });
+    const getToken = shadows.get(name);
+    const got = await waitFor(statuses, (s) => s.clientToken === getToken);
+    assert.equal(got.stat, 'accepted');
+    assert.deepEqual(got.stateObject.state.desired, { mode: 'eco' });
+    assert.deepEqual(got.stateObject.state.delta, { mode: 'eco' });
+
+    const updateToken = shadows.update(name, { state: { reported: { mode: 'eco', fw: '1.0' } } });
+    const updated = await waitFor(statuses, (s) => s.clientToken === updateToken);
+    assert.equal(updated.stat, 'accepted');
+    const rest = await para.get(`things/${thing.id}`);
+    assert.deepEqual(rest.body.deviceState, { mode: 'eco', fw: '1.0' });
+
+    await para.patch(`things/${thing.id}`, { deviceState: { mode: 'boost', fw: '1.0' } });
+    const delta = await waitFor(deltas, (d) => d.state && d.state.mode === 'boost');
+    assert.ok(delta.version >= 3);
+
+    const deleteToken = shadows.delete(name);
+    const deleted = await waitFor(statuses, (s) => s.clientToken === deleteToken);
+    assert.equal(deleted.stat, 'accepted');
+    const afterDelete = await para.get(`things/${thing.id}`);
+    assert.deepEqual(afterDelete.body.deviceState, {});
+    assert.equal(afterDelete.body.deviceShadow, undefined);
+  } finally {
+    shadows.end(true);
+  }
+});
+
+test('a device cannot touch another device\'s shadow', async () => {
+  const a = await createThing({ deviceState: { secret: 1 } });
+  const b = await createThing();
+  const filesA = dev.writeDeviceFiles(a.deviceDetails);
+  const filesB = dev.writeDeviceFiles(b.deviceDetails);
+  const nameA = a.deviceDetails.thingName;
+  const intruder = await dev.connect(filesB, { port: server.iotPort, clientId: b.deviceDetails.thingName, protocolVersion: 5 });
+  const owner = await dev.connect(filesA, { port: server.iotPort, clientId: nameA });
+  try {
+    const seen = dev.collect(intruder);
+    await dev.subscribe(intruder, [dev.shadowTopic(nameA, '#'), '#', '$aws/#']);
+    const before = (await para.get(`things/${a.id}`)).body.deviceShadow.version;
+    await assert.rejects(dev.publish(intruder, dev.shadowTopic(nameA, 'update'), { state: { desired: { secret: 2 } } }),
+      (e) => e.code === 135, 'MQTT 5 PUBACK 0x87: not authorized');
+    await dev.subscribe(owner, [dev.shadowTopic(nameA, 'update/accepted')]);
+    const accepted = dev.nextMessage(owner, dev.shadowTopic(nameA, 'update/accepted'));
+    await dev.publish(owner, dev.shadowTopic(nameA, 'update'), { state: { reported: { secret: 1 } } });
+    await accepted;
+    await sleep(300);
+    assert.deepEqual(seen, [], 'the intruder receives nothing of A');
+    const after = (await para.get(`things/${a.id}`)).body;
+    assert.equal(after.deviceShadow.version, before + 1, 'only the owner\'s update was applied');
+    assert.deepEqual(after.deviceShadow.state.desired, { secret: 1 });
+    // Client id spoofing: B connecting with A's client id still is B.
+    const spoof = await dev.connect(filesB, { port: server.iotPort, clientId: nameA });
+    await sleep(200);
+    assert.ok(owner.connected, 'A is not kicked by B claiming its client id');
+    spoof.end(true);
+  } finally {
+    intruder.end(true);
+    owner.end(true);
+  }
+});
+
+test('DELETE cuts the device off at once and it can never reconnect', async () => {
+  const thing = await createThing();
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const client = await dev.connect(files, { port: server.iotPort, clientId: thing.deviceDetails.thingName });
+  const closed = new Promise((resolve) => client.once('close', () => resolve(Date.now())));
+  const started = Date.now();
+  const del = await para.delete(`things/${thing.id}`);
+  assert.equal(del.status, 200, del.text);
+  const closedAt = await closed;
+  assert.ok(closedAt - started < 1000, `disconnected after ${closedAt - started} ms`);
+  client.end(true);
+  await assert.rejects(dev.connect(files, { port: server.iotPort, clientId: thing.deviceDetails.thingName }));
+  const sub = await dev.run('mosquitto_sub', ['-h', 'localhost', '-p', String(server.iotPort), '--cafile', files.ca,
+    '--cert', files.cert, '--key', files.key, '-t', 'x', '-C', '1', '-W', '3']);
+  assert.notEqual(sub.code, 0);
+  assert.match(sub.stderr, /certificate revoked|connection was lost|Protocol error/i);
+  assert.equal((await para.get(`things/${thing.id}`)).status, 404);
+  assert.equal((await para.delete(`things/${thing.id}`)).status, 404);
+});
+
+test('CSR mode and RSA keys give certificates devices can connect with', async () => {
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'para-csr-'));
+  const keyPath = path.join(dir, 'k.pem');
+  const csrPath = path.join(dir, 'c.csr');
+  const gen = await dev.run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-subj', '/CN=i-choose-my-own-name', '-keyout', keyPath, '-out', csrPath]);
+  assert.equal(gen.code, 0, gen.stderr);
+  const csrThing = await createThing({ deviceMetadata: { csr: fs.readFileSync(csrPath, 'utf8') } });
+  assert.equal(csrThing.deviceDetails.privateKey, undefined, 'the key never left the device');
+  const csrFiles = dev.writeDeviceFiles(csrThing.deviceDetails, { privateKey: fs.readFileSync(keyPath, 'utf8') });
+  const c1 = await dev.connect(csrFiles, { port: server.iotPort, clientId: csrThing.deviceDetails.thingName });
+  c1.end(true);
+  const info = await dev.run('openssl', ['x509', '-noout', '-subject', '-in', csrFiles.cert]);
+  assert.match(info.stdout, new RegExp(`CN ?= ?${csrThing.deviceDetails.thingName}`), 'the CA sets the identity, not the CSR');
+
+  const rsa = await createThing({ deviceMetadata: { keyType: 'RSA' } });
+  const rsaFiles = dev.writeDeviceFiles(rsa.deviceDetails);
+  const key = await dev.run('openssl', ['pkey', '-noout', '-text', '-in', rsaFiles.key]);
+  assert.match(key.stdout, /2048 bit/);
+  const c2 = await dev.connect(rsaFiles, { port: server.iotPort, clientId: rsa.deviceDetails.thingName });
+  c2.end(true);
+});
+
+test('bad Thing input gets a clear 400 and leaves nothing behind', async () => {
+  const before = (await para.get('things', { limit: 1 })).body.totalHits;
+  const cases = [
+    [{ serviceBroker: 'Azure' }, /Invalid serviceBroker 'Azure'/],
+    [{ serviceBroker: 7 }, /serviceBroker' must be a string/],
+    [{ deviceState: 'on' }, /'deviceState' must be an object/],
+    [{ deviceMetadata: 'x' }, /'deviceMetadata' must be an object/],
+    [{ deviceMetadata: { keyType: 'DSA' } }, /keyType/],
+    [{ deviceMetadata: { csr: 'not a csr' } }, /CSR/i],
+    [{ deviceState: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } } }, /too many levels of nesting/],
+    [{ deviceState: { big: 'x'.repeat(9000) } }, /exceeds the maximum size/],
+    [{ id: 'a/b' }, /Thing id/],
+  ];
+  for (const [body, message] of cases) {
+    const res = await para.post('things', { name: 'bad', ...body });
+    assert.equal(res.status, 400, `${JSON.stringify(body).slice(0, 80)}: ${res.text}`);
+    assert.match(res.body.message, message);
+  }
+  assert.equal((await para.get('things', { limit: 1 })).body.totalHits, before, 'no Thing was stored');
+  const crl = await dev.run('openssl', ['crl', '-noout', '-text', '-in', path.join(server.dataDir, 'iot/broker/crl.pem')]);
+  assert.equal(crl.code, 0);
+});
+
+test('PUT and PATCH keep serviceBroker and deviceMetadata; the device stays manageable', async () => {
+  const thing = await createThing({ deviceState: { a: 1 } });
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const put = await para.put(`things/${thing.id}`, { name: 'renamed', deviceState: { b: 2 } });
+  assert.equal(put.status, 200, put.text);
+  assert.equal(put.body.serviceBroker, 'local');
+  assert.deepEqual(put.body.deviceShadow.state.desired, { b: 2 });
+  const sneaky = await para.patch(`things/${thing.id}`, { serviceBroker: 'AWS' });
+  assert.equal(sneaky.status, 400);
+  assert.match(sneaky.body.message, /serviceBroker cannot be changed/);
+  const meta = await para.patch(`things/${thing.id}`, { deviceMetadata: { clientCert: 'x' }, name: 'n2' });
+  assert.equal(meta.status, 200);
+  const cat = await para.put(`cats/${thing.id}`, { name: 'not a thing' });
+  assert.equal(cat.status, 409, cat.text);
+  const client = await dev.connect(files, { port: server.iotPort, clientId: thing.deviceDetails.thingName });
+  const closed = new Promise((resolve) => client.once('close', resolve));
+  assert.equal((await para.delete(`things/${thing.id}`)).status, 200);
+  await closed;
+  await assert.rejects(dev.connect(files, { port: server.iotPort, clientId: thing.deviceDetails.thingName }));
+});
+
+test('apps never see each other\'s things', async () => {
+  const { body: keys } = await para.get('_setup/iot-other');
+  const other = new ParaClient(server.endpoint, keys.accessKey, keys.secretKey);
+  const mine = await createThing();
+  assert.equal((await other.get(`things/${mine.id}`)).status, 404);
+  assert.equal((await other.delete(`things/${mine.id}`)).status, 404);
+  assert.equal((await other.patch(`things/${mine.id}`, { deviceState: { x: 1 } })).status, 404);
+  const theirs = await other.post('things', { name: 'theirs' });
+  assert.equal(theirs.status, 201);
+  assert.equal(theirs.body.deviceDetails.thingName, `iot-other-${theirs.body.id}`);
+  assert.equal((await para.get(`things/${theirs.body.id}`)).status, 404);
+  // Deleting the app removes its devices too.
+  const files = dev.writeDeviceFiles(theirs.body.deviceDetails);
+  assert.equal((await para.delete(`app/${urlEncode('app:iot-other')}`)).status, 200);
+  await assert.rejects(dev.connect(files, { port: server.iotPort, clientId: theirs.body.deviceDetails.thingName }));
+});
+
+test('after a restart shadows and certificates still work', { timeout: 60000 }, async () => {
+  const thing = await createThing({ deviceState: { keep: true } });
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const T = (s) => dev.shadowTopic(thing.deviceDetails.thingName, s);
+  await dev.mosquittoRR(files, server.iotPort, T('update'), T('update/accepted'), '{"state":{"reported":{"r":1}}}');
+  const exit = await server.stop();
+  assert.equal(exit.code, 0);
+  server = await new ServerProcess({ iot: true, dataDir: server.dataDir, iotPort: server.iotPort }).start();
+  para = new ParaClient(server.endpoint, 'app:para', ROOT_SECRET);
+  const read = await para.get(`things/${thing.id}`);
+  assert.deepEqual(read.body.deviceState, { keep: true, r: 1 });
+  const got = await dev.mosquittoRR(files, server.iotPort, T('get'), T('get/accepted'), '{}');
+  assert.equal(got.code, 0, got.stderr);
+  assert.deepEqual(JSON.parse(got.stdout).state.reported, { r: 1 });
+});
+
+test('named shadows are separate documents of the same device', async () => {
+  const thing = await createThing();
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const name = thing.deviceDetails.thingName;
+  const N = (s) => dev.shadowTopic(name, `name/config/${s}`);
+  const res = await dev.mosquittoRR(files, server.iotPort, N('update'), N('update/accepted'), '{"state":{"reported":{"rate":5}}}');
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(JSON.parse(res.stdout).version, 1);
+  const got = await dev.mosquittoRR(files, server.iotPort, N('get'), N('get/accepted'), '');
+  assert.deepEqual(JSON.parse(got.stdout).state.reported, { rate: 5 });
+  const classic = await dev.mosquittoRR(files, server.iotPort, dev.shadowTopic(name, 'get'), dev.shadowTopic(name, 'get/rejected'), '');
+  assert.equal(JSON.parse(classic.stdout).code, 404);
+  assert.equal(JSON.parse(classic.stdout).message, `No shadow exists with name: '${name}'`);
+  assert.deepEqual((await para.get(`things/${thing.id}`)).body.deviceState, {}, 'deviceState is the classic shadow');
+});
+
+test('a broker that dies is restarted and devices reconnect', { timeout: 30000 }, async () => {
+  const thing = await createThing();
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const pid = Number(fs.readFileSync(path.join(server.dataDir, 'iot/broker/mosquitto.pid'), 'utf8'));
+  process.kill(pid, 'SIGKILL');
+  let connected = null;
+  for (let i = 0; i < 60 && !connected; i++) {
+    await sleep(250);
+    connected = await dev.connect(files, { port: server.iotPort, clientId: thing.deviceDetails.thingName }).catch(() => null);
+  }
+  assert.ok(connected, 'the device reconnects to the restarted broker');
+  connected.end(true);
+  assert.match(server.log, /mosquitto exited \(signal 9\); restarting/);
+  // The shadow service reconnected too.
+  let patched;
+  for (let i = 0; i < 40; i++) {
+    patched = await para.patch(`things/${thing.id}`, { deviceState: { after: 'restart' } });
+    if (patched.status === 200) break;
+    await sleep(250);
+  }
+  assert.equal(patched.status, 200, patched.text);
+});
+
+test('without Mosquitto the server says why, Things get 503 and the rest works', async () => {
+  const broken = await new ServerProcess({ iot: true, env: { para_iot_local_mosquitto: '/nonexistent/mosquitto' } }).start();
+  try {
+    assert.match(broken.log, /needs Mosquitto, which is not installed at \/nonexistent\/mosquitto/);
+    const client = new ParaClient(broken.endpoint, 'app:para', ROOT_SECRET);
+    const res = await client.post('things', { name: 'x' });
+    assert.equal(res.status, 503);
+    assert.match(res.body.message, /Mosquitto/);
+    assert.equal((await client.post('cats', { name: 'still fine' })).status, 201);
+  } finally {
+    await broken.stop();
+    broken.cleanup();
+  }
+});
