@@ -103,6 +103,11 @@ struct Api::Impl {
         {{"GET", "/v1/_me"}, Access::kApp, &Impl::me},
         {{"GET", "/v1/_types"}, Access::kApp, &Impl::types},
         {{"GET", "/v1/_id/{id}"}, Access::kApp, &Impl::read},
+        {{"POST", "/v1/_batch"}, Access::kApp, &Impl::batch_create},
+        {{"PUT", "/v1/_batch"}, Access::kApp, &Impl::batch_create},
+        {{"GET", "/v1/_batch"}, Access::kApp, &Impl::batch_read},
+        {{"PATCH", "/v1/_batch"}, Access::kApp, &Impl::batch_update},
+        {{"DELETE", "/v1/_batch"}, Access::kApp, &Impl::batch_delete},
         {{"GET", "/v1/search"}, Access::kApp, &Impl::search_all},
         {{"GET", "/v1/search/{querytype}"}, Access::kApp, &Impl::search_all},
         {{"GET", "/v1/{type}"}, Access::kApp, &Impl::search_type},
@@ -290,6 +295,82 @@ struct Api::Impl {
     auto written = objects.overwrite(call.app(), std::move(*object), *body);
     if (!written) return written.error();
     return object_response(200, *written, call.select);
+  }
+
+  static Result<json::array> body_array(const HttpRequest& request) {
+    if (trim(request.body).empty())
+      return invalid_input("Request body is empty; expected a JSON array.");
+    auto parsed = parse_json(request.body);
+    if (!parsed) return parsed.error();
+    if (!parsed->is_array())
+      return invalid_input("Expected a JSON array of objects in the request body.");
+    return std::move(parsed->get_array());
+  }
+
+  HttpResponse objects_response(const std::vector<ParaObject>& list, const FieldSelection& select) {
+    HttpResponse response;
+    response.body.push_back('[');
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (i) response.body.push_back(',');
+      append_client_json(response.body, list[i], select);
+    }
+    response.body.push_back(']');
+    return response;
+  }
+
+  Result<HttpResponse> batch_create(Call& call) {
+    auto items = body_array(call.request);
+    if (!items) return items.error();
+    std::vector<ParaObject> batch;
+    for (const auto& item : *items) {
+      // Para skips what it cannot use instead of failing the whole batch.
+      if (!item.is_object() ||
+          to_json(item).size() > static_cast<std::size_t>(config.max_entity_size_bytes)) {
+        continue;
+      }
+      const auto& body = item.get_object();
+      std::string type = "sysprop";
+      if (auto t = body.find("type");
+          t != body.end() && t->value().is_string() && !t->value().get_string().empty()) {
+        type = resolve_type(call.app(), t->value().get_string());
+      }
+      auto object = object_from_json(body, type);
+      if (!object) continue;
+      object->type = type;
+      batch.push_back(std::move(*object));
+    }
+    auto created = objects.create_all(call.app(), std::move(batch));
+    if (!created) return created.error();
+    return objects_response(*created, call.select);
+  }
+
+  Result<HttpResponse> batch_read(Call& call) {
+    auto ids = call.target.params_named("ids");
+    if (ids.empty()) return invalid_input("Missing ids.");
+    auto found = objects.read_all(call.app(), ids);
+    if (!found) return found.error();
+    return objects_response(*found, call.select);
+  }
+
+  Result<HttpResponse> batch_update(Call& call) {
+    auto items = body_array(call.request);
+    if (!items) return items.error();
+    auto result = objects.update_all(call.app(), *items);
+    if (!result) return result.error();
+    if (result->attempted > 0 && result->updated.empty() &&
+        result->version_conflicts == result->attempted) {
+      return Error{ErrorKind::kPreconditionFailed, "Update failed due to 'version' mismatch."};
+    }
+    return objects_response(result->updated, call.select);
+  }
+
+  Result<HttpResponse> batch_delete(Call& call) {
+    auto ids = call.target.params_named("ids");
+    if (ids.empty()) return invalid_input("Missing ids.");
+    if (auto st = objects.delete_all(call.app(), ids); !st) return st.error();
+    HttpResponse response;
+    response.content_type.clear();
+    return response;
   }
 
   Result<HttpResponse> remove(Call& call) {

@@ -117,7 +117,8 @@ Result<search::Query> terms_query(const ParsedTarget& target) {
     if (op.empty()) {
       parts.push_back(search::Term{*field, value});
     } else {
-      search::Range range{*field, std::nullopt, std::nullopt, op == ">=", op == "<="};
+      // Only the given end is bounded; '>' and '<' exclude it.
+      search::Range range{*field, std::nullopt, std::nullopt, op != ">", op != "<"};
       if (op[0] == '>') {
         range.lower = value;
       } else {

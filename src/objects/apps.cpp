@@ -157,14 +157,18 @@ Result<AppCredentials> AppDirectory::new_keys(const App& app) {
 }
 
 Result<std::optional<WriteOp>> AppDirectory::type_registration(const App& app,
-                                                               std::string_view type) {
-  if (find_core_type(type)) return std::optional<WriteOp>();
-  std::string plural = plural_of(type);
-  if (app.datatypes.contains(plural)) return std::optional<WriteOp>();
-  if (static_cast<std::int64_t>(app.datatypes.size()) >= config_.max_datatypes_per_app) {
-    return invalid_input("App '" + app.identifier + "' already has " +
-                         std::to_string(app.datatypes.size()) +
-                         " custom types, the maximum (para.max_datatypes_per_app).");
+                                                               std::span<const std::string> types) {
+  std::vector<std::string> fresh;
+  for (const auto& type : types) {
+    if (find_core_type(type) || app.datatypes.contains(plural_of(type))) continue;
+    if (std::find(fresh.begin(), fresh.end(), type) == fresh.end()) fresh.push_back(type);
+  }
+  if (fresh.empty()) return std::optional<WriteOp>();
+  if (static_cast<std::int64_t>(app.datatypes.size() + fresh.size()) >
+      config_.max_datatypes_per_app) {
+    return invalid_input("App '" + app.identifier + "' would have more than " +
+                         std::to_string(config_.max_datatypes_per_app) +
+                         " custom types (para.max_datatypes_per_app).");
   }
   // Re-read so the registration applies to the latest record (CAS on version).
   auto current = store_.get(root_identifier_, app.id());
@@ -172,10 +176,17 @@ Result<std::optional<WriteOp>> AppDirectory::type_registration(const App& app,
   if (!*current) return not_found("App not found.");
   ParaObject record = std::move(**current);
   std::int64_t expected = record.version;
-  auto& types = record.fields["datatypes"];
-  if (!types.is_object()) types = json::object();
-  if (types.get_object().contains(plural)) return std::optional<WriteOp>();
-  types.get_object()[plural] = type;
+  auto& registered = record.fields["datatypes"];
+  if (!registered.is_object()) registered = json::object();
+  bool changed = false;
+  for (const auto& type : fresh) {
+    auto& map = registered.get_object();
+    if (!map.contains(plural_of(type))) {
+      map[plural_of(type)] = type;
+      changed = true;
+    }
+  }
+  if (!changed) return std::optional<WriteOp>();
   record.version = expected + 1;
   return std::optional<WriteOp>(
       WriteOp{WriteOp::Kind::kReplaceIfVersion, std::move(record), expected});

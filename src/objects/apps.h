@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -70,10 +71,12 @@ class AppDirectory {
   // fixed by configuration.
   Result<AppCredentials> new_keys(const App& app);
 
-  // Adds `type` to the app's custom types if it is not there yet. The
+  // Adds `types` to the app's custom types where they are not there yet. The
   // returned op (if any) must be committed in the same transaction as the
-  // first object of that type; call forget() if the transaction fails.
-  Result<std::optional<WriteOp>> type_registration(const App& app, std::string_view type);
+  // first objects of those types; call forget() after the transaction.
+  // kInvalidInput when the app would exceed para.max_datatypes_per_app.
+  Result<std::optional<WriteOp>> type_registration(const App& app,
+                                                   std::span<const std::string> types);
 
   // Drops the cached copy of app `identifier` (after any change to its record).
   void forget(std::string_view identifier);

@@ -1,5 +1,9 @@
 #include "objects/object_service.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
 #include "core/types.h"
 
 namespace para {
@@ -95,29 +99,43 @@ Result<ParaObject> ObjectService::read_stored(const App& app, std::string_view i
   return std::move(**found);
 }
 
-Result<WriteOutcome> ObjectService::commit(const App& app, WriteOp& op) {
-  // The first object of a custom type registers the type in the app record,
+Result<std::vector<WriteOutcome>> ObjectService::commit(const App& app,
+                                                        std::span<const WriteOp> ops,
+                                                        Store::Atomicity atomicity) {
+  // The first objects of a custom type register the type in the app record,
   // in the same transaction, so /v1/_types never misses a stored type.
+  std::vector<std::string> types;
+  for (const auto& op : ops)
+    types.push_back(op.object.type);
   std::shared_ptr<const App> fresh;
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
-    auto registration = apps_.type_registration(fresh ? *fresh : app, op.object.type);
+    auto registration = apps_.type_registration(fresh ? *fresh : app, types);
     if (!registration) return registration.error();
-    if (!*registration) {
-      auto outcomes = store_.write(std::span(&op, 1));
-      if (!outcomes) return outcomes.error();
-      return (*outcomes)[0];
-    }
-    std::vector<WriteOp> ops{op, std::move(**registration)};
-    auto outcomes = store_.write(ops);
+    if (!*registration) return store_.write(ops, atomicity);
+    std::vector<WriteOp> all;
+    all.reserve(ops.size() + 1);
+    all.push_back(std::move(**registration));
+    all.front().required = true;
+    all.insert(all.end(), ops.begin(), ops.end());
+    auto outcomes = store_.write(all, atomicity);
     apps_.forget(app.identifier);
     if (!outcomes) return outcomes.error();
-    if (outcomes->size() == 1 || (*outcomes)[1] == WriteOutcome::kApplied) return (*outcomes)[0];
+    if (outcomes->front() == WriteOutcome::kApplied) {
+      outcomes->erase(outcomes->begin());
+      return outcomes;
+    }
     // The app record changed under us and nothing was committed: reload it.
     auto reloaded = apps_.find(app.identifier);
     if (!reloaded) return reloaded.error();
     fresh = *reloaded;
   }
-  return busy_object(op.object.id);
+  return Error{ErrorKind::kConflict, "The app is being changed concurrently; try again."};
+}
+
+Result<WriteOutcome> ObjectService::commit_one(const App& app, const WriteOp& op) {
+  auto outcomes = commit(app, std::span(&op, 1), Store::Atomicity::kAllOrNothing);
+  if (!outcomes) return outcomes.error();
+  return outcomes->empty() ? WriteOutcome::kVersionMismatch : outcomes->front();
 }
 
 Result<ParaObject> ObjectService::create(const App& app, ParaObject object) {
@@ -146,7 +164,7 @@ Result<ParaObject> ObjectService::create_with_hooks(const App& app, WriteOp op) 
   if (hooks) {
     if (auto st = hooks->before_create(app, op.object); !st) return st.error();
   }
-  auto outcome = commit(app, op);
+  auto outcome = commit_one(app, op);
   if (!outcome || *outcome != WriteOutcome::kApplied) {
     if (hooks) hooks->abort_create(app, op.object);
     if (!outcome) return outcome.error();
@@ -230,7 +248,7 @@ Result<ParaObject> ObjectService::overwrite(const App& app, ParaObject object,
       auto st = hooks->before_update(app, current, op.object, body, UpdateKind::kOverwrite);
       if (!st) return st.error();
     }
-    auto outcome = commit(app, op);
+    auto outcome = commit_one(app, op);
     if (!outcome) return outcome.error();
     if (*outcome == WriteOutcome::kApplied) return std::move(op.object);
     if (client_version > 0) return kVersionMismatch;
@@ -284,6 +302,148 @@ Status ObjectService::remove_app(const ParaObject& record) {
   apps_.forget(identifier);
   if (!outcomes) return outcomes.error();
   if (outcomes->back() == WriteOutcome::kMissing) return object_not_found(record.id);
+  return {};
+}
+
+Result<std::vector<ParaObject>> ObjectService::create_all(const App& app,
+                                                          std::vector<ParaObject> objects) {
+  std::vector<std::string> given_ids;
+  for (const auto& o : objects) {
+    if (!o.id.empty()) given_ids.push_back(o.id);
+  }
+  auto existing = store_.get_many(app.identifier, given_ids);
+  if (!existing) return existing.error();
+  std::vector<WriteOp> ops;
+  std::vector<TypeHooks*> hooked;  // parallel to ops
+  for (auto& object : objects) {
+    object.appid = app.identifier;
+    if (object.id.empty()) object.id = ids_.next();
+    if (object.timestamp <= 0) object.timestamp = epoch_millis();
+    Status st = check_new_object(object);
+    for (const auto& stored : *existing) {
+      if (st && stored.id == object.id) {
+        st = check_type_change(stored, object.type);
+        if (st && hooks_for(object.type)) st = Error{ErrorKind::kConflict, "exists"};
+      }
+    }
+    TypeHooks* hooks = st ? hooks_for(object.type) : nullptr;
+    if (st && hooks) st = hooks->before_create(app, object);
+    if (!st) {
+      spdlog::debug("batch create in app {}: skipped object {}: {}", app.identifier, object.id,
+                    st.error().message);
+      continue;
+    }
+    ops.push_back(WriteOp{WriteOp::Kind::kUpsert, std::move(object), 0});
+    hooked.push_back(hooks);
+  }
+  auto undo = [&] {
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      if (hooked[i]) hooked[i]->abort_create(app, ops[i].object);
+    }
+  };
+  if (ops.empty()) return std::vector<ParaObject>();
+  auto outcomes = commit(app, ops, Store::Atomicity::kAllOrNothing);
+  if (!outcomes || outcomes->size() != ops.size() || outcomes->back() != WriteOutcome::kApplied) {
+    undo();
+    if (!outcomes) return outcomes.error();
+    return Error{ErrorKind::kConflict, "The batch conflicted with a concurrent write; try again."};
+  }
+  std::vector<ParaObject> created;
+  created.reserve(ops.size());
+  for (auto& op : ops)
+    created.push_back(std::move(op.object));
+  return created;
+}
+
+Result<std::vector<ParaObject>> ObjectService::read_all(const App& app,
+                                                        std::span<const std::string> ids) {
+  auto found = store_.get_many(app.identifier, ids);
+  if (!found) return found.error();
+  for (auto& object : *found) {
+    if (TypeHooks* hooks = hooks_for(object.type)) {
+      if (auto st = hooks->after_read(app, object); !st) return st.error();
+    }
+  }
+  return found;
+}
+
+Result<ObjectService::BatchUpdate> ObjectService::update_all(const App& app,
+                                                             const json::array& bodies) {
+  std::vector<std::string> ids;
+  for (const auto& body : bodies) {
+    if (!body.is_object()) continue;
+    auto id = body.get_object().find("id");
+    if (id != body.get_object().end() && id->value().is_string()) {
+      ids.emplace_back(id->value().get_string());
+    }
+  }
+  auto stored = store_.get_many(app.identifier, ids);
+  if (!stored) return stored.error();
+  BatchUpdate result;
+  std::vector<WriteOp> ops;
+  for (const auto& body_value : bodies) {
+    if (!body_value.is_object()) continue;
+    const json::object& body = body_value.get_object();
+    auto id = body.find("id");
+    if (id == body.end() || !id->value().is_string()) continue;
+    auto current = std::find_if(stored->begin(), stored->end(), [&](const ParaObject& o) {
+      return o.id == id->value().get_string();
+    });
+    if (current == stored->end() || current->type == "app") continue;
+    ++result.attempted;
+    if (auto v = body.find("version"); v != body.end() && v->value().is_int64() &&
+                                       v->value().get_int64() > 0 &&
+                                       v->value().get_int64() != current->version) {
+      ++result.version_conflicts;
+      continue;
+    }
+    ParaObject updated = *current;
+    Status st = apply_patch(updated, body);
+    if (st) st = check_core_constraints(updated);
+    updated.updated = epoch_millis();
+    updated.version = current->version + 1;
+    if (TypeHooks* hooks = st ? hooks_for(current->type) : nullptr) {
+      st = hooks->before_update(app, *current, updated, body, UpdateKind::kPatch);
+    }
+    if (!st) {
+      spdlog::debug("batch update in app {}: skipped object {}: {}", app.identifier, current->id,
+                    st.error().message);
+      continue;
+    }
+    ops.push_back(WriteOp{WriteOp::Kind::kReplaceIfVersion, std::move(updated), current->version});
+  }
+  if (ops.empty()) return result;
+  auto outcomes = store_.write(ops, Store::Atomicity::kEachOp);
+  if (!outcomes) return outcomes.error();
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if ((*outcomes)[i] == WriteOutcome::kApplied) {
+      result.updated.push_back(std::move(ops[i].object));
+    } else if ((*outcomes)[i] == WriteOutcome::kVersionMismatch) {
+      ++result.version_conflicts;  // a concurrent writer got there first
+    }
+  }
+  return result;
+}
+
+Status ObjectService::delete_all(const App& app, std::span<const std::string> ids) {
+  auto stored = store_.get_many(app.identifier, ids);
+  if (!stored) return stored.error();
+  std::vector<WriteOp> ops;
+  for (auto& object : *stored) {
+    if (object.type == "app") continue;
+    if (TypeHooks* hooks = hooks_for(object.type)) {
+      if (auto st = hooks->before_delete(app, object); !st) {
+        // Keep the object: what it owns outside could not be removed yet.
+        spdlog::warn("batch delete in app {}: kept object {}: {}", app.identifier, object.id,
+                     st.error().message);
+        continue;
+      }
+    }
+    ops.push_back(WriteOp{WriteOp::Kind::kDelete, std::move(object), 0});
+  }
+  if (ops.empty()) return {};
+  auto outcomes = store_.write(ops, Store::Atomicity::kEachOp);
+  if (!outcomes) return outcomes.error();
   return {};
 }
 

@@ -51,13 +51,38 @@ class ObjectService {
   // DELETE. Deleting an app (root only) also deletes all of its objects.
   Status remove(const App& app, std::string_view id);
 
+  // Batch create (POST/PUT /v1/_batch): stores every valid object in one
+  // transaction and returns them. Invalid objects, apps, and objects their
+  // type's hooks refuse are skipped (logged), as in Para. Things are
+  // provisioned through their hooks and unprovisioned if the commit fails.
+  Result<std::vector<ParaObject>> create_all(const App& app, std::vector<ParaObject> objects);
+
+  // GET /v1/_batch: the objects of `ids` that exist, in order (hooks' reads applied).
+  Result<std::vector<ParaObject>> read_all(const App& app, std::span<const std::string> ids);
+
+  // PATCH /v1/_batch: merges each body (which names its `id`) into its object,
+  // in one transaction. Items that are invalid, missing, apps, or stale (a
+  // `version` that is not the stored one) are left out of `updated`.
+  struct BatchUpdate {
+    std::vector<ParaObject> updated;
+    std::size_t attempted = 0;          // items that named an existing object
+    std::size_t version_conflicts = 0;  // of those, how many failed on `version`
+  };
+  Result<BatchUpdate> update_all(const App& app, const json::array& bodies);
+
+  // DELETE /v1/_batch: deletes the objects of `ids` that exist (not apps), in
+  // one transaction, after their hooks removed what they own outside.
+  Status delete_all(const App& app, std::span<const std::string> ids);
+
   // A page of the app's objects matching `request` (lists and searches).
   // Things show their last synced deviceState.
   Result<SearchPage> search(const App& app, const SearchRequest& request);
 
  private:
   Status check_new_object(const ParaObject& object) const;
-  Result<WriteOutcome> commit(const App& app, WriteOp& op);
+  Result<std::vector<WriteOutcome>> commit(const App& app, std::span<const WriteOp> ops,
+                                           Store::Atomicity atomicity);
+  Result<WriteOutcome> commit_one(const App& app, const WriteOp& op);
   Result<ParaObject> read_stored(const App& app, std::string_view id);
   std::string_view partition_of(const App& app, std::string_view id) const;
 

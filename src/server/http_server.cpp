@@ -69,7 +69,7 @@ http::response<http::string_body> to_wire(HttpResponse&& response, bool keep_ali
 }
 
 // The Para error for a request the HTTP parser refused.
-Error wire_error(const beast::error_code& ec, std::int64_t body_limit) {
+Error wire_error(const beast::error_code& ec, std::uint64_t body_limit) {
   if (ec == http::error::body_limit) {
     return invalid_input("Request is too large - the maximum is " +
                          std::to_string(body_limit / 1024) + " KB.");
@@ -271,13 +271,21 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       stream.expires_after(seconds(config.http_read_timeout_sec));
       http::request_parser<http::string_body> parser;
       parser.header_limit(kHeaderLimit);
-      parser.body_limit(static_cast<std::uint64_t>(config.max_entity_size_bytes));
+      parser.body_limit(batch_body_limit());
       auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       if (hec) {
         if (!is_disconnect(hec))
-          co_await reject(*conn, buffer, wire_error(hec, config.max_entity_size_bytes));
+          co_await reject(*conn, buffer, wire_error(hec, batch_body_limit()));
         break;
       }
+      // Batches may be 100 times larger than one object; everything else
+      // gets the per-object limit, checked before a byte of body is read.
+      const std::uint64_t limit = body_limit_of(parser.get());
+      if (parser.content_length() && *parser.content_length() > limit) {
+        co_await reject(*conn, buffer, wire_error(http::error::body_limit, limit));
+        break;
+      }
+      parser.body_limit(limit);
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         http::response<http::empty_body> go_on{http::status::continue_, 11};
         auto [cec, cn] = co_await http::async_write(stream, go_on, kNoThrow);
@@ -285,8 +293,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       }
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kNoThrow);
       if (bec) {
-        if (!is_disconnect(bec))
-          co_await reject(*conn, buffer, wire_error(bec, config.max_entity_size_bytes));
+        if (!is_disconnect(bec)) co_await reject(*conn, buffer, wire_error(bec, limit));
         break;
       }
       const bool keep_alive = parser.get().keep_alive();
@@ -301,6 +308,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.socket().close(ignored);
+  }
+
+  std::uint64_t batch_body_limit() const {
+    return static_cast<std::uint64_t>(config.max_entity_size_bytes) * 100;
+  }
+
+  std::uint64_t body_limit_of(const http::request<http::string_body>& header) const {
+    std::string_view target = header.target();
+    return target.starts_with("/v1/_batch")
+               ? batch_body_limit()
+               : static_cast<std::uint64_t>(config.max_entity_size_bytes);
   }
 
   static void log_access(const HttpRequest& request, const HttpResponse& response,

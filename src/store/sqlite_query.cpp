@@ -328,7 +328,8 @@ Result<SqlFragment> sort_expression(std::string_view field) {
     valid = valid && (std::isalnum(u) || ch == '_' || ch == '-' || ch == '.' || u >= 0x80);
   }
   std::string name(field.starts_with("properties.") ? field.substr(11) : field);
-  if (!valid || name.empty() || name.front() == '.' || name.back() == '.') {
+  if (!valid || name.empty() || name.front() == '.' || name.back() == '.' ||
+      name.find("..") != std::string::npos) {
     return invalid_input("Cannot sort by '" + std::string(field) + "'.");
   }
   auto paths = paths_of(Field{FieldKind::kCustom, name});

@@ -311,7 +311,8 @@ class SqliteStore final : public Store {
         return outcome.error();
       }
       outcomes.push_back(*outcome);
-      if (*outcome != WriteOutcome::kApplied && atomicity == Atomicity::kAllOrNothing) {
+      if (*outcome != WriteOutcome::kApplied &&
+          (atomicity == Atomicity::kAllOrNothing || op.required)) {
         if (auto st = c.exec("ROLLBACK"); !st) return st.error();
         return outcomes;
       }

@@ -58,6 +58,9 @@ struct WriteOp {
   ParaObject object;  // kDelete uses only appid and id
   std::int64_t expected_version = 0;
   ShadowRow shadow;  // for the shadow kinds
+  // If this op does not apply, nothing of the transaction is committed,
+  // whatever the atomicity (an app's type registration riding along a batch).
+  bool required = false;
 };
 
 enum class WriteOutcome { kApplied, kMissing, kVersionMismatch, kAlreadyExists };

@@ -283,6 +283,47 @@ test('PUT and PATCH keep serviceBroker and deviceMetadata; the device stays mana
   await assert.rejects(dev.connect(files, { port: server.iotPort, clientId: thing.deviceDetails.thingName }));
 });
 
+test('batch writes of Things go through the broker like single writes', async () => {
+  const created = await para.post('_batch', [
+    { type: 'thing', name: 'batch-a', deviceState: { on: true } },
+    { type: 'thing', name: 'batch-bad', serviceBroker: 'nope' },
+    { type: 'note', name: 'not a thing' },
+  ]);
+  assert.equal(created.status, 200, created.text);
+  const thing = created.body.find((o) => o.type === 'thing');
+  assert.equal(created.body.length, 2, 'the invalid Thing is skipped');
+  assert.match(thing.deviceDetails.privateKey, /PRIVATE KEY/, 'a batch create returns the credentials once');
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const client = await dev.connect(files, { port: server.iotPort, clientId: thing.deviceDetails.thingName });
+  await dev.subscribe(client, [dev.shadowTopic(thing.deviceDetails.thingName, 'update/delta')]);
+  const delta = dev.nextMessage(client, dev.shadowTopic(thing.deviceDetails.thingName, 'update/delta'), (d) => d.state.on === false);
+  const patched = await para.patch('_batch', [{ id: thing.id, deviceState: { on: false } }]);
+  assert.equal(patched.status, 200, patched.text);
+  assert.deepEqual(patched.body[0].deviceShadow.state.desired, { on: false });
+  await delta;
+  const read = await para.get('_batch', { ids: [thing.id] });
+  assert.deepEqual(read.body[0].deviceState, { on: false });
+  assert.ok(!read.text.includes('deviceMetadata'));
+  const closed = new Promise((resolve) => client.once('close', resolve));
+  assert.equal((await para.delete('_batch', { ids: [thing.id] })).status, 200);
+  await closed;
+  await assert.rejects(dev.connect(files, { port: server.iotPort, clientId: thing.deviceDetails.thingName }));
+  assert.equal((await para.get(`things/${thing.id}`)).status, 404);
+});
+
+test('a device report updates the copy that lists and search return', async () => {
+  const thing = await createThing();
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const T = (s) => dev.shadowTopic(thing.deviceDetails.thingName, s);
+  await dev.mosquittoRR(files, server.iotPort, T('update'), T('update/accepted'), '{"state":{"reported":{"zone":"kitchen42"}}}');
+  const found = await para.get('things', { q: 'kitchen42' });
+  assert.deepEqual(found.body.items.map((o) => o.id), [thing.id]);
+  assert.deepEqual(found.body.items[0].deviceState, { zone: 'kitchen42' });
+  const byField = await para.get('things', { q: 'deviceState.zone:kitchen42' });
+  assert.equal(byField.body.totalHits, 1);
+  assert.equal((await para.get('things', { q: 'deviceMetadata.thingName:*' })).body.totalHits, 0, 'deviceMetadata is never searchable');
+});
+
 test('apps never see each other\'s things', async () => {
   const { body: keys } = await para.get('_setup/iot-other');
   const other = new ParaClient(server.endpoint, keys.accessKey, keys.secretKey);

@@ -1,0 +1,223 @@
+// The SQLite store against a real database file: writes and their outcomes,
+// isolation between apps, shadows, and the SQL translation of searches.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "store/sqlite_query.h"
+#include "store/store.h"
+
+namespace para {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("para-store-" + std::to_string(std::random_device{}()));
+    auto opened = open_sqlite_store({dir_.string(), false});
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(*opened);
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  ParaObject object(std::string app, std::string id, std::string json_fields = "{}") {
+    auto o = object_from_json(parse_json(json_fields).value().as_object(), "book").value();
+    o.appid = std::move(app);
+    o.id = std::move(id);
+    if (o.type.empty()) o.type = "book";
+    if (o.timestamp == 0) o.timestamp = 1000 + static_cast<std::int64_t>(store_counter_++);
+    return o;
+  }
+
+  WriteOutcome put(ParaObject o, WriteOp::Kind kind = WriteOp::Kind::kUpsert,
+                   std::int64_t expected = 0) {
+    WriteOp op{kind, std::move(o), expected};
+    auto outcomes = store_->write(std::span(&op, 1));
+    EXPECT_TRUE(outcomes);
+    return outcomes ? outcomes->front() : WriteOutcome::kMissing;
+  }
+
+  std::vector<std::string> ids(std::string_view app, std::string_view q, std::string type = "") {
+    SearchRequest r;
+    r.type = std::move(type);
+    r.query = search::parse_query(q).value();
+    r.limit = 100;
+    r.sort_field = "id";
+    r.descending = false;
+    auto page = store_->search(app, r);
+    EXPECT_TRUE(page) << q << ": " << (page ? "" : page.error().message);
+    std::vector<std::string> out;
+    if (page) {
+      for (const auto& o : page->items)
+        out.push_back(o.id);
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+  int store_counter_ = 0;
+};
+
+using Ids = std::vector<std::string>;
+
+TEST_F(StoreTest, WriteOutcomes) {
+  EXPECT_EQ(put(object("a", "1")), WriteOutcome::kApplied);
+  EXPECT_EQ(put(object("a", "1"), WriteOp::Kind::kInsert), WriteOutcome::kAlreadyExists);
+  EXPECT_EQ(put(object("a", "2"), WriteOp::Kind::kReplaceIfVersion, 0), WriteOutcome::kMissing);
+  auto v1 = object("a", "1");
+  v1.version = 1;
+  EXPECT_EQ(put(v1, WriteOp::Kind::kReplaceIfVersion, 3), WriteOutcome::kVersionMismatch);
+  EXPECT_EQ(put(v1, WriteOp::Kind::kReplaceIfVersion, 0), WriteOutcome::kApplied);
+  EXPECT_EQ(store_->get("a", "1").value()->version, 1);
+  EXPECT_EQ(put(object("a", "1"), WriteOp::Kind::kDelete), WriteOutcome::kApplied);
+  EXPECT_EQ(put(object("a", "1"), WriteOp::Kind::kDelete), WriteOutcome::kMissing);
+}
+
+TEST_F(StoreTest, AllOrNothingRollsBackEveryOp) {
+  put(object("a", "exists"));
+  std::vector<WriteOp> ops{{WriteOp::Kind::kUpsert, object("a", "new"), 0},
+                           {WriteOp::Kind::kInsert, object("a", "exists"), 0}};
+  auto outcomes = store_->write(ops);
+  ASSERT_TRUE(outcomes);
+  EXPECT_EQ(outcomes->back(), WriteOutcome::kAlreadyExists);
+  EXPECT_FALSE(store_->get("a", "new").value()) << "nothing committed";
+  auto each = store_->write(ops, Store::Atomicity::kEachOp);
+  ASSERT_TRUE(each);
+  EXPECT_TRUE(store_->get("a", "new").value()) << "the op that applied is committed";
+}
+
+TEST_F(StoreTest, AppsAreIsolated) {
+  put(object("a", "1", R"({"name":"shared words"})"));
+  put(object("b", "1", R"({"name":"other"})"));
+  EXPECT_EQ(store_->get("a", "1").value()->name, "shared words");
+  EXPECT_EQ(store_->get("b", "1").value()->name, "other");
+  EXPECT_EQ(ids("b", "shared"), Ids{});
+  EXPECT_EQ(ids("b", "*"), Ids{"1"});
+  ParaObject partition;
+  partition.appid = "a";
+  WriteOp drop{WriteOp::Kind::kDeletePartition, partition, 0};
+  ASSERT_TRUE(store_->write(std::span(&drop, 1)));
+  EXPECT_FALSE(store_->get("a", "1").value());
+  EXPECT_TRUE(store_->get("b", "1").value());
+}
+
+TEST_F(StoreTest, SearchTranslationMatchesParaSemantics) {
+  put(object("a", "1",
+             R"({"name":"Alpha Centauri","tags":["star","near"],"mass":1.1,"kind":"Star"})"));
+  put(object("a", "2",
+             R"({"name":"Betelgeuse","tags":["star"],"mass":16.5,"nested":{"x":{"y":"deep"}}})"));
+  put(object("a", "3",
+             R"({"name":"Mars","tags":["planet"],"moons":["Phobos","Deimos"],"size":"small"})"));
+  EXPECT_EQ(ids("a", "alpha"), (Ids{"1"}));
+  EXPECT_EQ(ids("a", "centauri AND alpha"), (Ids{"1"}));
+  EXPECT_EQ(ids("a", "\"alpha centauri\""), (Ids{"1"}));
+  EXPECT_EQ(ids("a", "\"centauri alpha\""), (Ids{})) << "phrases keep word order";
+  EXPECT_EQ(ids("a", "tags:star"), (Ids{"1", "2"}));
+  EXPECT_EQ(ids("a", "tags:star -tags:near"), (Ids{"2"}));
+  EXPECT_EQ(ids("a", "kind:star"), (Ids{"1"})) << "case-insensitive field match";
+  EXPECT_EQ(ids("a", "id:1 OR id:3"), (Ids{"1", "3"}));
+  EXPECT_EQ(ids("a", "id:1*"), (Ids{"1"}));
+  EXPECT_EQ(ids("a", "mass:[1 TO 2]"), (Ids{"1"}));
+  EXPECT_EQ(ids("a", "mass:{1.1 TO *}"), (Ids{"2"}));
+  EXPECT_EQ(ids("a", "moons:phobos"), (Ids{"3"})) << "any array element";
+  EXPECT_EQ(ids("a", "nested.x.y:deep"), (Ids{"2"}));
+  EXPECT_EQ(ids("a", "size:*"), (Ids{"3"})) << "has a value";
+  EXPECT_EQ(ids("a", "name:B?telgeuse"), (Ids{"2"}));
+  EXPECT_EQ(ids("a", "name:*ars"), (Ids{"3"}));
+  EXPECT_EQ(ids("a", "phob*"), (Ids{"3"})) << "full-text prefix";
+  EXPECT_EQ(ids("a", "timestamp:[0 TO *]"), (Ids{"1", "2", "3"}));
+  EXPECT_EQ(ids("a", "star", "book"), (Ids{"1", "2"}));
+  EXPECT_EQ(ids("a", "star", "other"), (Ids{}));
+}
+
+TEST_F(StoreTest, HostileTextStaysData) {
+  put(object("a", "1", R"({"name":"x' OR 1=1 --","q":"\" OR \"\" = \""})"));
+  put(object("a", "2", R"({"name":"plain"})"));
+  EXPECT_EQ(ids("a", "name:\"x' OR 1=1 --\""), (Ids{"1"}));
+  EXPECT_EQ(ids("a", "\"NEAR(a b)\""), (Ids{})) << "FTS5 syntax in a term is inert";
+  EXPECT_EQ(ids("a", "name:100%"), (Ids{})) << "LIKE wildcards in text are literal";
+  EXPECT_EQ(ids("a", "q:\"\\\" OR \\\"\\\" = \\\"\""), (Ids{"1"}));
+}
+
+TEST_F(StoreTest, CursorPagesAreStable) {
+  for (int i = 0; i < 10; ++i)
+    put(object("a", "k" + std::to_string(i)));
+  SearchRequest r;
+  r.limit = 3;
+  r.sort_field = "id";
+  r.descending = false;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    auto result = store_->search("a", r);
+    ASSERT_TRUE(result);
+    if (result->items.empty()) break;
+    for (const auto& o : result->items)
+      seen.push_back(o.id);
+    r.after = result->last_key;
+    put(object("a", "a-early" + std::to_string(page)));  // sorts before the cursor
+  }
+  EXPECT_EQ(seen.size(), 10u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  r.after = "not-a-cursor";
+  EXPECT_FALSE(store_->search("a", r));
+}
+
+TEST_F(StoreTest, ShadowsCompareAndSet) {
+  WriteOp create{WriteOp::Kind::kPutShadow, {}, -1, ShadowRow{"app-1", "", "app", "1", "{}", 0}};
+  ASSERT_EQ(store_->write(std::span(&create, 1)).value().front(), WriteOutcome::kApplied);
+  ASSERT_EQ(store_->write(std::span(&create, 1)).value().front(), WriteOutcome::kVersionMismatch);
+  WriteOp update = create;
+  update.expected_version = 0;
+  update.shadow.version = 1;
+  update.shadow.document = R"({"v":1})";
+  ASSERT_EQ(store_->write(std::span(&update, 1)).value().front(), WriteOutcome::kApplied);
+  ASSERT_EQ(store_->write(std::span(&update, 1)).value().front(), WriteOutcome::kVersionMismatch);
+  auto row = store_->get_shadow("app-1", "").value();
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->version, 1);
+  EXPECT_EQ(row->document, R"({"v":1})");
+  EXPECT_FALSE(store_->get_shadow("app-1", "named").value());
+  WriteOp remove{WriteOp::Kind::kDeleteShadows, {}, 0, ShadowRow{"app-1", "", "", "", "", 0}};
+  ASSERT_TRUE(store_->write(std::span(&remove, 1)));
+  EXPECT_FALSE(store_->get_shadow("app-1", "").value());
+}
+
+TEST(SqliteQuery, FullTextQueriesQuoteUserText) {
+  EXPECT_EQ(sqlite::fts_phrase("a b"), "\"a b\"");
+  EXPECT_EQ(sqlite::fts_phrase("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(sqlite::fts_phrase("pre", true), "\"pre\" *");
+}
+
+TEST(SqliteQuery, IndexedTextSkipsHiddenFields) {
+  std::string text = sqlite::indexed_text(
+      R"({"type":"thing","name":"lamp","deviceMetadata":{"thingName":"secret-name"},)"
+      R"("deviceState":{"room":"hall"},"properties":{"n":5}})");
+  EXPECT_NE(text.find("lamp"), std::string::npos);
+  EXPECT_NE(text.find("hall"), std::string::npos);
+  EXPECT_NE(text.find("5"), std::string::npos);
+  EXPECT_EQ(text.find("secret-name"), std::string::npos);
+}
+
+TEST(SqliteQuery, Distance) {
+  EXPECT_NEAR(sqlite::distance_km("42.6977,23.3219", 42.1354, 24.7453), 132.0, 2.0);
+  EXPECT_LT(sqlite::distance_km("nonsense", 0, 0), 0);
+  EXPECT_LT(sqlite::distance_km("91,0", 0, 0), 0);
+}
+
+TEST(SqliteQuery, SortExpressions) {
+  EXPECT_EQ(sqlite::sort_expression("").value().sql, "o.timestamp");
+  EXPECT_EQ(sqlite::sort_expression("name").value().sql, "o.name");
+  EXPECT_TRUE(sqlite::sort_expression("properties.price"));
+  EXPECT_FALSE(sqlite::sort_expression("bad field!"));
+  EXPECT_FALSE(sqlite::sort_expression("a..b"));
+}
+
+}  // namespace
+}  // namespace para
