@@ -36,6 +36,10 @@ test-sanitize: setup
 bench: build
 	@bash bench/run.sh $(BUILD)
 
+.PHONY: bench-quick
+bench-quick: build
+	@bash bench/run.sh $(BUILD) --quick
+
 format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'bench/*.cpp')
 

@@ -10,7 +10,7 @@ packages=(
   # product libraries (Boost 1.81 explicitly: Debian 12 defaults to 1.74)
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libcli11-dev
-  libmosquitto-dev mosquitto mosquitto-clients openssl
+  libmosquitto-dev mosquitto mosquitto-clients openssl libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 wrk curl
 )

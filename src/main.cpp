@@ -2,11 +2,13 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "api/api.h"
 #include "cli/startup.h"
 #include "core/ids.h"
+#include "iot/aws/aws_broker.h"
 #include "iot/local/local_broker.h"
 #include "iot/thing_hooks.h"
 #include "objects/apps.h"
@@ -20,6 +22,32 @@ void print_config_keys() {
   for (const auto& key : para::config_keys()) {
     std::cout << "para." << key.key << " = " << key.default_value << "\n    " << key.help << "\n";
   }
+}
+
+std::string env_or(const char* name, const std::string& configured) {
+  if (!configured.empty()) return configured;
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+// The AWS broker, when credentials are configured (para.aws_* or the
+// standard AWS_* environment variables).
+std::unique_ptr<para::iot::AwsBroker> make_aws_broker(para::Store& store,
+                                                      const para::Config& config) {
+  para::iot::AwsCredentials credentials{env_or("AWS_ACCESS_KEY_ID", config.aws_access_key),
+                                        env_or("AWS_SECRET_ACCESS_KEY", config.aws_secret_key),
+                                        env_or("AWS_SESSION_TOKEN", "")};
+  if (credentials.access_key_id.empty() || credentials.secret_access_key.empty()) {
+    spdlog::info("iot: no AWS credentials configured; Things with serviceBroker AWS get 503");
+    return nullptr;
+  }
+  std::string region = env_or("AWS_REGION", config.aws_region);
+  if (region.empty()) region = "us-east-1";
+  spdlog::info("iot: AWS IoT broker enabled (region {}, access key {}...)", region,
+               credentials.access_key_id.substr(0, 4));
+  auto broker = std::make_unique<para::iot::AwsBroker>(store, config, credentials, region);
+  broker->start();
+  return broker;
 }
 
 // On a fresh data directory the operator needs to know how to get keys.
@@ -86,6 +114,8 @@ int main(int argc, char** argv) {
     (void)local_broker->start();  // on failure it says why; Things get a 503, the rest works
     thing_hooks.add_broker(local_broker.get());
   }
+  std::unique_ptr<para::iot::AwsBroker> aws_broker = make_aws_broker(**store, *config);
+  if (aws_broker) thing_hooks.add_broker(aws_broker.get());
   objects.set_hooks("thing", &thing_hooks);
 
   para::Api api(*config, **store, apps, objects);
@@ -98,6 +128,7 @@ int main(int argc, char** argv) {
   }
   server.run();
   if (local_broker) local_broker->stop();
+  if (aws_broker) aws_broker->stop();
   spdlog::info("para-server stopped");
   spdlog::shutdown();
   return 0;

@@ -76,6 +76,16 @@ CREATE TRIGGER objects_after_delete AFTER DELETE ON objects BEGIN
   DELETE FROM object_tags WHERE obj = old.rowid;
 END;
 )sql",
+    R"sql(
+CREATE TABLE jobs (
+  id       TEXT PRIMARY KEY,
+  kind     TEXT NOT NULL,
+  payload  TEXT NOT NULL,
+  due      INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_by_due ON jobs (kind, due);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -104,6 +114,13 @@ constexpr const char* kUpdateShadow =
     "UPDATE shadows SET appid = ?3, object_id = ?4, version = ?5, document = ?6 "
     "WHERE thing = ?1 AND name = ?2 AND version = ?7";
 constexpr const char* kDeleteShadows = "DELETE FROM shadows WHERE thing = ?1";
+constexpr const char* kPutJob =
+    "INSERT INTO jobs (id, kind, payload, due, attempts) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (id) DO UPDATE SET kind = ?2, payload = ?3, due = ?4, attempts = ?5";
+constexpr const char* kDeleteJob = "DELETE FROM jobs WHERE id = ?1";
+constexpr const char* kDueJobs =
+    "SELECT id, kind, payload, due, attempts FROM jobs WHERE kind = ?1 AND due <= ?2 "
+    "ORDER BY due LIMIT ?3";
 
 Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   std::string message = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -346,6 +363,24 @@ class SqliteStore final : public Store {
     return std::optional<ShadowRow>(std::move(row));
   }
 
+  Result<std::vector<Job>> due_jobs(std::string_view kind, std::int64_t now_ms,
+                                    std::size_t limit) override {
+    auto reader = borrow_reader();
+    auto stmt = reader.conn->prepare(kDueJobs);
+    if (!stmt) return stmt.error();
+    stmt->bind(1, kind);
+    stmt->bind(2, now_ms);
+    stmt->bind(3, static_cast<std::int64_t>(limit));
+    std::vector<Job> jobs;
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      jobs.push_back(Job{std::string(stmt->text(0)), std::string(stmt->text(1)),
+                         std::string(stmt->text(2)), stmt->integer(3), stmt->integer(4)});
+    }
+    if (rc != SQLITE_DONE) return sqlite_error(reader.conn->handle(), rc, "jobs");
+    return jobs;
+  }
+
   Status check_health() override {
     auto reader = borrow_reader();
     return reader.conn->exec("SELECT count(*) FROM sqlite_master");
@@ -407,6 +442,9 @@ class SqliteStore final : public Store {
 
   static Result<WriteOutcome> apply(Connection& c, const WriteOp& op) {
     if (op.kind == WriteOp::Kind::kPutShadow) return put_shadow(c, op);
+    if (op.kind == WriteOp::Kind::kPutJob || op.kind == WriteOp::Kind::kDeleteJob) {
+      return write_job(c, op);
+    }
     if (op.kind == WriteOp::Kind::kDeleteShadows) {
       auto stmt = c.prepare(kDeleteShadows);
       if (!stmt) return stmt.error();
@@ -465,6 +503,21 @@ class SqliteStore final : public Store {
     if (!insert) stmt->bind(7, op.expected_version);
     if (int rc = stmt->step(); rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "shadow");
     return sqlite3_changes(c.handle()) ? WriteOutcome::kApplied : WriteOutcome::kVersionMismatch;
+  }
+
+  static Result<WriteOutcome> write_job(Connection& c, const WriteOp& op) {
+    const bool put = op.kind == WriteOp::Kind::kPutJob;
+    auto stmt = c.prepare(put ? kPutJob : kDeleteJob);
+    if (!stmt) return stmt.error();
+    stmt->bind(1, op.job.id);
+    if (put) {
+      stmt->bind(2, op.job.kind);
+      stmt->bind(3, op.job.payload);
+      stmt->bind(4, op.job.due);
+      stmt->bind(5, op.job.attempts);
+    }
+    if (int rc = stmt->step(); rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "job");
+    return put || sqlite3_changes(c.handle()) ? WriteOutcome::kApplied : WriteOutcome::kMissing;
   }
 
   static Result<bool> read_exists(Connection& c, std::string_view appid, std::string_view id) {

@@ -42,6 +42,17 @@ struct ShadowRow {
   std::int64_t version = 0;
 };
 
+// A durable to-do item for a background reconciler (finishing the removal
+// of an AWS device after a crash or an outage, say). Survives restarts;
+// several nodes may see the same job, so running one must be idempotent.
+struct Job {
+  std::string id;             // unique, chosen by the owner, e.g. "aws-delete:myapp-123"
+  std::string kind;           // which reconciler runs it
+  std::string payload;        // JSON, owned by that reconciler
+  std::int64_t due = 0;       // epoch ms; not run before
+  std::int64_t attempts = 0;  // runs so far
+};
+
 // One operation of a write transaction.
 struct WriteOp {
   enum class Kind {
@@ -53,11 +64,14 @@ struct WriteOp {
     kPutShadow,         // write `shadow` if its stored version == expected_version
                         // (-1: only if there is no row yet); kVersionMismatch otherwise
     kDeleteShadows,     // remove every shadow of thing `shadow.thing`
+    kPutJob,            // create or replace job `job.id`
+    kDeleteJob,         // remove job `job.id` (kMissing if absent)
   };
   Kind kind = Kind::kUpsert;
   ParaObject object;  // kDelete uses only appid and id
   std::int64_t expected_version = 0;
   ShadowRow shadow;  // for the shadow kinds
+  Job job;           // for the job kinds
   // If this op does not apply, nothing of the transaction is committed,
   // whatever the atomicity (an app's type registration riding along a batch).
   bool required = false;
@@ -122,6 +136,10 @@ class Store {
   // because that is the device's authenticated identity (its certificate CN).
   virtual Result<std::optional<ShadowRow>> get_shadow(std::string_view thing,
                                                       std::string_view name) = 0;
+
+  // Up to `limit` jobs of `kind` whose due time is <= now_ms, earliest first.
+  virtual Result<std::vector<Job>> due_jobs(std::string_view kind, std::int64_t now_ms,
+                                            std::size_t limit) = 0;
 
   // A page of app `appid`'s objects matching `request`, in sort order (ties
   // broken by id), so that pages never skip or repeat an object even while
