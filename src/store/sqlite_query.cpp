@@ -22,18 +22,19 @@ struct Column {
   const char* name;
   const char* sql;
   bool case_sensitive;
+  bool integer;  // else text; never NULL either way ('' for an unset text)
 };
 
 constexpr Column kColumns[] = {
-    {"id", "o.id", true},
-    {"type", "o.type", true},
-    {"parentid", "o.parentid", true},
-    {"creatorid", "o.creatorid", true},
-    {"appid", "o.appid", true},
-    {"name", "o.name", false},
-    {"timestamp", "o.timestamp", true},
-    {"updated", "o.updated", true},
-    {"version", "o.version", true},
+    {"id", "o.id", true, false},
+    {"type", "o.type", true, false},
+    {"parentid", "o.parentid", true, false},
+    {"creatorid", "o.creatorid", true, false},
+    {"appid", "o.appid", true, false},
+    {"name", "o.name", false, false},
+    {"timestamp", "o.timestamp", true, true},
+    {"updated", "o.updated", true, true},
+    {"version", "o.version", true, true},
 };
 
 const Column* find_column(std::string_view name) {
@@ -155,6 +156,16 @@ SqlFragment full_text(std::string fts_query) {
 SqlFragment equals(const Field& field, const std::string& text) {
   if (field.kind == FieldKind::kCommon && field.name == "tags") {
     return {"o.rowid IN (SELECT obj FROM object_tags WHERE tag = ?)", {text}};
+  }
+  // Columns have one type each: compare as that type only, so the
+  // comparison can use an index.
+  if (const Column* c = field.kind == FieldKind::kCommon ? find_column(field.name) : nullptr) {
+    if (!c->integer) {
+      return {std::string(c->sql) + (c->case_sensitive ? " = ?" : " = ? COLLATE NOCASE"), {text}};
+    }
+    auto number = as_number(text);
+    if (!number) return {"0", {}};
+    return {std::string(c->sql) + " = ?", {*number}};
   }
   const bool exact = case_sensitive(field);
   auto number = as_number(text);

@@ -148,13 +148,6 @@ class Statement {
   void bind(int index, std::string_view text) {
     sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
   }
-  void bind_optional(int index, std::string_view text) {
-    if (text.empty()) {
-      sqlite3_bind_null(stmt_, index);
-    } else {
-      bind(index, text);
-    }
-  }
   void bind(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
   void bind_value(int index, const sqlite::SqlValue& value) {
     if (const auto* i = std::get_if<std::int64_t>(&value)) {
@@ -314,31 +307,31 @@ class SqliteStore final : public Store {
     return found;
   }
 
+  // Group commit: concurrent writers queue up; one of them (the leader)
+  // commits everything queued in one transaction, each writer's ops inside
+  // its own savepoint, so a failed all-or-nothing write undoes only itself.
+  // One fsync then acknowledges many writes.
   Result<std::vector<WriteOutcome>> write(std::span<const WriteOp> ops,
                                           Atomicity atomicity) override {
-    std::lock_guard lock(writer_mutex_);
-    Connection& c = *writer_;
-    if (auto st = c.exec("BEGIN IMMEDIATE"); !st) return st.error();
-    std::vector<WriteOutcome> outcomes;
-    outcomes.reserve(ops.size());
-    for (const auto& op : ops) {
-      auto outcome = apply(c, op);
-      if (!outcome) {
-        (void)c.exec("ROLLBACK");
-        return outcome.error();
-      }
-      outcomes.push_back(*outcome);
-      if (*outcome != WriteOutcome::kApplied &&
-          (atomicity == Atomicity::kAllOrNothing || op.required)) {
-        if (auto st = c.exec("ROLLBACK"); !st) return st.error();
-        return outcomes;
-      }
+    PendingWrite mine{ops, atomicity};
+    std::unique_lock lock(queue_mutex_);
+    queue_.push_back(&mine);
+    queue_changed_.wait(lock, [&] { return mine.done || !leader_active_; });
+    if (mine.done) return std::move(mine.result);
+    leader_active_ = true;
+    while (!mine.done) {
+      std::vector<PendingWrite*> batch;
+      batch.swap(queue_);
+      lock.unlock();
+      commit_batch(batch);
+      lock.lock();
+      for (PendingWrite* p : batch)
+        p->done = true;
+      queue_changed_.notify_all();
     }
-    if (auto st = c.exec("COMMIT"); !st) {
-      (void)c.exec("ROLLBACK");
-      return st.error();
-    }
-    return outcomes;
+    leader_active_ = false;
+    queue_changed_.notify_all();  // a queued writer takes over as leader
+    return std::move(mine.result);
   }
 
   Result<SearchPage> search(std::string_view appid, const SearchRequest& request) override;
@@ -431,9 +424,9 @@ class SqliteStore final : public Store {
     s.bind(1, o.appid);
     s.bind(2, o.id);
     s.bind(3, o.type);
-    s.bind_optional(4, o.name);
-    s.bind_optional(5, o.parentid);
-    s.bind_optional(6, o.creatorid);
+    s.bind(4, o.name);  // '' rather than NULL: sorts and cursors compare plain values
+    s.bind(5, o.parentid);
+    s.bind(6, o.creatorid);
     s.bind(7, o.timestamp);
     s.bind(8, o.updated);
     s.bind(9, o.version);
@@ -530,8 +523,70 @@ class SqliteStore final : public Store {
     return rc == SQLITE_ROW;
   }
 
-  std::mutex writer_mutex_;
-  std::unique_ptr<Connection> writer_;  // guarded by writer_mutex_
+  struct PendingWrite {
+    std::span<const WriteOp> ops;
+    Atomicity atomicity;
+    Result<std::vector<WriteOutcome>> result = internal_error("write not run");
+    bool done = false;  // guarded by queue_mutex_
+  };
+
+  // Runs on the leader only, so the writer connection needs no other lock.
+  void commit_batch(const std::vector<PendingWrite*>& batch) {
+    Connection& c = *writer_;
+    if (auto st = c.exec("BEGIN IMMEDIATE"); !st) {
+      for (PendingWrite* p : batch)
+        p->result = st.error();
+      return;
+    }
+    std::size_t applied = 0;
+    for (PendingWrite* p : batch) {
+      p->result = apply_in_savepoint(c, *p);
+      if (p->result) applied += p->ops.size();
+    }
+    if (auto st = c.exec("COMMIT"); !st) {
+      (void)c.exec("ROLLBACK");
+      for (PendingWrite* p : batch)
+        p->result = st.error();
+      return;
+    }
+    // Keep the planner's statistics current as data grows (cheap when
+    // nothing changed much; see SQLite's PRAGMA optimize).
+    writes_since_optimize_ += applied;
+    if (writes_since_optimize_ >= 20000) {
+      writes_since_optimize_ = 0;
+      (void)c.exec("PRAGMA optimize");
+    }
+  }
+
+  static Result<std::vector<WriteOutcome>> apply_in_savepoint(Connection& c,
+                                                              const PendingWrite& p) {
+    if (auto st = c.exec("SAVEPOINT write"); !st) return st.error();
+    std::vector<WriteOutcome> outcomes;
+    outcomes.reserve(p.ops.size());
+    auto undo = [&] { return c.exec("ROLLBACK TO write; RELEASE write"); };
+    for (const auto& op : p.ops) {
+      auto outcome = apply(c, op);
+      if (!outcome) {
+        (void)undo();
+        return outcome.error();
+      }
+      outcomes.push_back(*outcome);
+      if (*outcome != WriteOutcome::kApplied &&
+          (p.atomicity == Atomicity::kAllOrNothing || op.required)) {
+        if (auto st = undo(); !st) return st.error();
+        return outcomes;
+      }
+    }
+    if (auto st = c.exec("RELEASE write"); !st) return st.error();
+    return outcomes;
+  }
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_changed_;
+  std::vector<PendingWrite*> queue_;       // guarded by queue_mutex_
+  bool leader_active_ = false;             // guarded by queue_mutex_
+  std::unique_ptr<Connection> writer_;     // used by the leader only
+  std::size_t writes_since_optimize_ = 0;  // leader only
 
   std::mutex readers_mutex_;
   std::condition_variable readers_available_;
@@ -643,7 +698,10 @@ Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchReque
 
   // Ties in the sort value are broken by id, so the order is total and a
   // cursor (sort value, id) marks an exact position.
-  const std::string key = "ifnull(" + sort->sql + ", '')";
+  // Columns are never NULL, so a column sort can follow an index; a JSON
+  // field may be absent and sorts as ''.
+  const bool column = sort->sql.starts_with("o.");
+  const std::string key = column ? sort->sql : "ifnull(" + sort->sql + ", '')";
   const std::string dir = request.descending ? " DESC" : " ASC";
   sqlite::SqlFragment query{"SELECT o.json, o.id, " + key, sort->params};
   query.append(scope);
@@ -689,6 +747,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
   auto writer = Connection::open(path, options.sync_full);
   if (!writer) return writer.error();
   if (auto st = migrate(**writer); !st) return st.error();
+  (void)(*writer)->exec("PRAGMA optimize=0x10002");  // statistics for the planner, if stale
   std::vector<std::unique_ptr<Connection>> readers;
   const unsigned count = std::max(4u, 2 * std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) {

@@ -316,7 +316,13 @@ test('a device report updates the copy that lists and search return', async () =
   const files = dev.writeDeviceFiles(thing.deviceDetails);
   const T = (s) => dev.shadowTopic(thing.deviceDetails.thingName, s);
   await dev.mosquittoRR(files, server.iotPort, T('update'), T('update/accepted'), '{"state":{"reported":{"zone":"kitchen42"}}}');
-  const found = await para.get('things', { q: 'kitchen42' });
+  // The synced copy follows within a second (it is written off the device's round trip).
+  let found;
+  for (let i = 0; i < 40; i++) {
+    found = await para.get('things', { q: 'kitchen42' });
+    if (found.body.totalHits === 1) break;
+    await sleep(100);
+  }
   assert.deepEqual(found.body.items.map((o) => o.id), [thing.id]);
   assert.deepEqual(found.body.items[0].deviceState, { zone: 'kitchen42' });
   const byField = await para.get('things', { q: 'deviceState.zone:kitchen42' });

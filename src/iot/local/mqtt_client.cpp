@@ -66,10 +66,10 @@ void MqttClient::stop() {
   subscribed_ = false;
 }
 
-Status MqttClient::publish(std::string_view topic, std::string_view payload) {
+Status MqttClient::publish(std::string_view topic, std::string_view payload, int qos) {
   std::string t(topic);
   int rc = mosquitto_publish(mosq_, nullptr, t.c_str(), static_cast<int>(payload.size()),
-                             payload.data(), 1, false);
+                             payload.data(), qos, false);
   if (rc != MOSQ_ERR_SUCCESS) {
     return unavailable(std::string("MQTT publish failed: ") + mosquitto_strerror(rc));
   }

@@ -47,8 +47,9 @@ class MqttClient {
   Status start(std::chrono::milliseconds timeout);
   void stop();
 
-  // Publishes (QoS 1, not retained). kUnavailable if the broker is not reachable.
-  Status publish(std::string_view topic, std::string_view payload);
+  // Publishes (not retained) at `qos` 0 or 1. kUnavailable if the broker is
+  // not reachable.
+  Status publish(std::string_view topic, std::string_view payload, int qos = 1);
 
   bool connected() const { return subscribed_.load(); }
 

@@ -66,6 +66,7 @@ ShadowService::~ShadowService() {
 }
 
 Status ShadowService::start() {
+  flusher_ = std::thread([this] { run_flusher(); });
   for (int i = 0; i < options_.workers; ++i)
     queues_.push_back(std::make_unique<Queue>());
   for (auto& queue : queues_)
@@ -86,6 +87,68 @@ void ShadowService::stop() {
   for (auto& worker : workers_)
     worker.join();
   workers_.clear();
+  {
+    std::lock_guard lock(dirty_mutex_);
+    flusher_stopping_ = true;
+    flusher_wake_.notify_all();
+  }
+  if (flusher_.joinable()) flusher_.join();  // its last round writes what is left
+}
+
+std::mutex& ShadowService::stripe_of(const std::string& thing) {
+  return stripes_[std::hash<std::string>{}(thing) % stripes_.size()];
+}
+
+void ShadowService::mark_dirty(const std::string& thing, DirtyCopy copy) {
+  std::lock_guard lock(dirty_mutex_);
+  dirty_[thing] = std::move(copy);  // only the latest state matters
+}
+
+void ShadowService::run_flusher() {
+  std::unique_lock lock(dirty_mutex_);
+  for (;;) {
+    const bool stopping = flusher_wake_.wait_for(lock, std::chrono::milliseconds(500),
+                                                 [this] { return flusher_stopping_; });
+    lock.unlock();
+    flush_copies();
+    lock.lock();
+    if (stopping) return;
+  }
+}
+
+void ShadowService::flush_copies() {
+  std::unordered_map<std::string, DirtyCopy> batch;
+  {
+    std::lock_guard lock(dirty_mutex_);
+    batch.swap(dirty_);
+  }
+  if (batch.empty()) return;
+  const std::int64_t now = now_seconds();
+  std::vector<WriteOp> ops;
+  std::vector<std::string> things;
+  for (auto& [thing, copy] : batch) {
+    auto object = store_.get(copy.appid, copy.object_id);
+    if (!object || !*object)
+      continue;  // deleted meanwhile, or the store is down (next change retries)
+    ParaObject synced = std::move(**object);
+    set_synced_copy(synced, copy.shadow, now);
+    const std::int64_t version = synced.version;  // a device report is not an API update
+    ops.push_back(WriteOp{WriteOp::Kind::kReplaceIfVersion, std::move(synced), version});
+    things.push_back(thing);
+  }
+  if (ops.empty()) return;
+  auto outcomes = store_.write(ops, Store::Atomicity::kEachOp);
+  if (!outcomes) {
+    spdlog::warn("iot: synced copies not written: {}", outcomes.error().message);
+    return;
+  }
+  // A Thing updated through the API meanwhile is rewritten next round.
+  std::lock_guard lock(dirty_mutex_);
+  for (std::size_t i = 0; i < outcomes->size(); ++i) {
+    if ((*outcomes)[i] == WriteOutcome::kVersionMismatch) {
+      dirty_.try_emplace(things[i], std::move(batch[things[i]]));
+    }
+  }
 }
 
 bool ShadowService::connected() const {
@@ -143,6 +206,7 @@ template <class Outcome, class Change>
 ShadowResult<Outcome> ShadowService::commit(const std::string& thing,
                                             const std::string& shadow_name, bool sync_object,
                                             Change&& change) {
+  std::lock_guard serialised(stripe_of(thing));
   for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
     auto row = store_.get_shadow(thing, shadow_name);
     if (!row) return internal_failure(row.error().message);
@@ -170,23 +234,16 @@ ShadowResult<Outcome> ShadowService::commit(const std::string& thing,
     if (!outcome) return outcome;
     next.document = to_storage_json(outcome->shadow);
     next.version = outcome->shadow.version();
-    std::vector<WriteOp> ops;
-    ops.push_back(WriteOp{WriteOp::Kind::kPutShadow, {}, expected, next});
-    if (sync_object && shadow_name.empty()) {
-      auto object = store_.get(next.appid, next.object_id);
-      if (!object) return internal_failure(object.error().message);
-      if (*object) {
-        ParaObject copy = std::move(**object);
-        set_synced_copy(copy, outcome->shadow, now);
-        const std::int64_t version = copy.version;  // a device report is not an API update
-        ops.push_back(WriteOp{WriteOp::Kind::kReplaceIfVersion, std::move(copy), version});
-      }
-    }
-    auto outcomes = store_.write(ops);
+    WriteOp op{WriteOp::Kind::kPutShadow, {}, expected, next};
+    auto outcomes = store_.write(std::span(&op, 1));
     if (!outcomes) return internal_failure(outcomes.error().message);
-    if (outcomes->size() == ops.size() && outcomes->back() == WriteOutcome::kApplied)
+    if (outcomes->front() == WriteOutcome::kApplied) {
+      if (sync_object && shadow_name.empty()) {
+        mark_dirty(thing, DirtyCopy{next.appid, next.object_id, outcome->shadow});
+      }
       return outcome;
-    // Another writer changed the shadow or the Thing meanwhile: start over.
+    }
+    // Another node changed the shadow meanwhile: start over.
   }
   return internal_failure("too many concurrent writers on shadow " + thing);
 }
@@ -229,8 +286,10 @@ void ShadowService::serve_delete(const ShadowTopic& topic, const std::string& pa
   reply(topic, ShadowReply::kDeleteAccepted, outcome->accepted);
 }
 
-void ShadowService::reply(const ShadowTopic& topic, ShadowReply kind, const std::string& payload) {
-  if (auto st = mqtt_->publish(reply_topic(topic.thing_name, topic.shadow_name, kind), payload);
+void ShadowService::reply(const ShadowTopic& topic, ShadowReply kind, const std::string& payload,
+                          int qos) {
+  if (auto st =
+          mqtt_->publish(reply_topic(topic.thing_name, topic.shadow_name, kind), payload, qos);
       !st) {
     spdlog::warn("iot: reply to {} not sent: {}", topic.thing_name, st.error().message);
   }
@@ -244,7 +303,8 @@ void ShadowService::publish_update(const std::string& thing, const std::string& 
                                    const UpdateOutcome& outcome) {
   ShadowTopic topic{thing, shadow_name, ShadowOperation::kUpdate};
   reply(topic, ShadowReply::kUpdateAccepted, outcome.accepted);
-  reply(topic, ShadowReply::kUpdateDocuments, outcome.documents);
+  // Few devices listen to documents; QoS 0 spares the broker an ack.
+  reply(topic, ShadowReply::kUpdateDocuments, outcome.documents, 0);
   if (outcome.delta) reply(topic, ShadowReply::kUpdateDelta, *outcome.delta);
 }
 

@@ -8,8 +8,12 @@
 // is a read-modify-write of the stored shadow (iot/shadow.h does the
 // modifying) committed with compare-and-set on the shadow version, so a REST
 // write racing an MQTT update never loses either. Replies are published after
-// the commit. An MQTT update of a classic shadow also refreshes the Thing
-// object's synced copy (deviceState/deviceShadow) in the same transaction.
+// the commit. Within this process, requests for one thing also take a
+// per-thing lock, so compare-and-set conflicts only arise between nodes.
+// A device's changes to its classic shadow also refresh the Thing object's
+// synced copy (deviceState/deviceShadow, what lists and search return): a
+// flusher writes the latest copy of every changed thing every half second,
+// in one transaction, off the device's round trip.
 //
 // Thread-safety: all public methods may be called from any thread.
 // Errors: kUnavailable (broker connection down, store down), kInvalidInput
@@ -17,6 +21,7 @@
 // thing that was never registered.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -25,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -86,7 +92,7 @@ class ShadowService {
   void serve_update(const ShadowTopic& topic, const std::string& payload);
   void serve_get(const ShadowTopic& topic, const std::string& payload);
   void serve_delete(const ShadowTopic& topic, const std::string& payload);
-  void reply(const ShadowTopic& topic, ShadowReply kind, const std::string& payload);
+  void reply(const ShadowTopic& topic, ShadowReply kind, const std::string& payload, int qos = 1);
   void reject(const ShadowTopic& topic, const ShadowError& error);
   void publish_update(const std::string& thing, const std::string& shadow_name,
                       const UpdateOutcome& outcome);
@@ -98,12 +104,29 @@ class ShadowService {
   ShadowResult<Outcome> commit(const std::string& thing, const std::string& shadow_name,
                                bool sync_object, Change&& change);
 
+  // The synced copies waiting for the flusher.
+  struct DirtyCopy {
+    std::string appid;
+    std::string object_id;
+    Shadow shadow;
+  };
+  void mark_dirty(const std::string& thing, DirtyCopy copy);
+  void flush_copies();
+  void run_flusher();
+  std::mutex& stripe_of(const std::string& thing);
+
   Store& store_;
   const ShadowServiceOptions options_;
   std::unique_ptr<MqttClient> mqtt_;
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
+  std::array<std::mutex, 64> stripes_;  // per-thing serialisation, by hash
+  std::mutex dirty_mutex_;
+  std::condition_variable flusher_wake_;
+  std::unordered_map<std::string, DirtyCopy> dirty_;  // guarded by dirty_mutex_
+  bool flusher_stopping_ = false;                     // guarded by dirty_mutex_
+  std::thread flusher_;
 };
 
 }  // namespace para::iot
