@@ -58,39 +58,9 @@ std::string json_path(std::string_view prefix, std::string_view dotted) {
   return path;
 }
 
-// The JSON paths a field's values live at in the storage JSON.
-std::vector<std::string> paths_of(const Field& field) {
-  if (field.kind == FieldKind::kCommon) return {json_path("$", field.name)};
-  std::vector<std::string> paths{json_path("$.\"properties\"", field.name)};
-  std::string_view first = std::string_view(field.name).substr(0, field.name.find('.'));
-  // Declared fields of core types (a Thing's deviceState...) sit at the top
-  // level; hidden ones (secrets, deviceMetadata) are never searchable.
-  if (!is_hidden_field(first)) paths.push_back(json_path("$", field.name));
-  return paths;
-}
-
 bool case_sensitive(const Field& field) {
   const Column* c = field.kind == FieldKind::kCommon ? find_column(field.name) : nullptr;
   return c && c->case_sensitive;
-}
-
-// Applies `cond` to every value of `field`.
-SqlFragment on_field(const Field& field, const Condition& cond) {
-  if (field.kind == FieldKind::kCommon) {
-    if (const Column* c = find_column(field.name)) return cond(c->sql);
-  }
-  SqlFragment out{"(", {}};
-  bool first = true;
-  for (const auto& path : paths_of(field)) {
-    SqlFragment inner = cond("j.value");
-    out.sql += std::string(first ? "" : " OR ") +
-               "EXISTS (SELECT 1 FROM json_each(o.json, ?) j WHERE " + inner.sql + ")";
-    out.params.emplace_back(path);
-    out.params.insert(out.params.end(), inner.params.begin(), inner.params.end());
-    first = false;
-  }
-  out.sql += ")";
-  return out;
 }
 
 std::optional<SqlValue> as_number(std::string_view text) {
@@ -153,104 +123,6 @@ SqlFragment full_text(std::string fts_query) {
           {std::move(fts_query)}};
 }
 
-SqlFragment equals(const Field& field, const std::string& text) {
-  if (field.kind == FieldKind::kCommon && field.name == "tags") {
-    return {"o.rowid IN (SELECT obj FROM object_tags WHERE tag = ?)", {text}};
-  }
-  // Columns have one type each: compare as that type only, so the
-  // comparison can use an index.
-  if (const Column* c = field.kind == FieldKind::kCommon ? find_column(field.name) : nullptr) {
-    if (!c->integer) {
-      return {std::string(c->sql) + (c->case_sensitive ? " = ?" : " = ? COLLATE NOCASE"), {text}};
-    }
-    auto number = as_number(text);
-    if (!number) return {"0", {}};
-    return {std::string(c->sql) + " = ?", {*number}};
-  }
-  const bool exact = case_sensitive(field);
-  auto number = as_number(text);
-  return on_field(field, [&](std::string_view v) {
-    std::string value(v);
-    SqlFragment f{"(" + value + " = ?" + (exact ? "" : " COLLATE NOCASE"), {text}};
-    if (number) {
-      f.sql += " OR (typeof(" + value + ") IN ('integer','real') AND " + value + " = ?)";
-      f.params.push_back(*number);
-    }
-    if (v == "j.value" && (text == "true" || text == "false"))
-      f.sql += " OR j.type = '" + text + "'";
-    f.sql += ")";
-    return f;
-  });
-}
-
-SqlFragment translate(const search::Query& query);
-
-SqlFragment translate_leaf(const search::Term& t) {
-  if (t.field.kind == FieldKind::kText) return full_text(fts_phrase(t.text));
-  return equals(t.field, t.text);
-}
-
-SqlFragment translate_leaf(const search::Phrase& p) {
-  if (p.field.kind == FieldKind::kText) return full_text(fts_phrase(p.text));
-  return equals(p.field, p.text);
-}
-
-SqlFragment translate_leaf(const search::Prefix& p) {
-  if (p.field.kind == FieldKind::kText) {
-    if (p.prefix.empty()) return {"1", {}};
-    return full_text(fts_phrase(p.prefix, true));
-  }
-  if (p.prefix.empty())
-    return on_field(p.field, [](std::string_view v) {
-      return SqlFragment{std::string(v) + " IS NOT NULL", {}};
-    });
-  const bool glob = case_sensitive(p.field);
-  std::string pattern = glob ? glob_escape(p.prefix) + "*" : like_escape(p.prefix) + "%";
-  return on_field(p.field, [&](std::string_view v) {
-    return SqlFragment{std::string(v) + (glob ? " GLOB ?" : " LIKE ? ESCAPE '\\'"), {pattern}};
-  });
-}
-
-SqlFragment translate_leaf(const search::Wildcard& w) {
-  if (w.field.kind == FieldKind::kText) {
-    // No word-level wildcard in FTS5: match the pattern anywhere in the text.
-    return {"o.rowid IN (SELECT rowid FROM objects_fts WHERE text LIKE ? ESCAPE '\\')",
-            {"%" + wildcard_pattern(w.pattern, false) + "%"}};
-  }
-  const bool glob = case_sensitive(w.field);
-  std::string pattern = wildcard_pattern(w.pattern, glob);
-  return on_field(w.field, [&](std::string_view v) {
-    return SqlFragment{std::string(v) + (glob ? " GLOB ?" : " LIKE ? ESCAPE '\\'"), {pattern}};
-  });
-}
-
-SqlFragment translate_leaf(const search::Range& r) {
-  // Numeric when every given bound is a number (timestamps, votes, prices);
-  // otherwise text (ISO dates, names).
-  std::optional<SqlValue> lo = r.lower ? as_number(*r.lower) : std::nullopt;
-  std::optional<SqlValue> hi = r.upper ? as_number(*r.upper) : std::nullopt;
-  const bool numeric = (!r.lower || lo) && (!r.upper || hi) && (r.lower || r.upper);
-  return on_field(r.field, [&](std::string_view v) {
-    std::string value(v);
-    SqlFragment f{
-        numeric ? "typeof(" + value + ") IN ('integer','real')" : "typeof(" + value + ") = 'text'",
-        {}};
-    if (r.lower) {
-      f.sql += " AND " + value + (r.include_lower ? " >= ?" : " > ?");
-      f.params.push_back(numeric ? *lo : SqlValue(*r.lower));
-    }
-    if (r.upper) {
-      f.sql += " AND " + value + (r.include_upper ? " <= ?" : " < ?");
-      f.params.push_back(numeric ? *hi : SqlValue(*r.upper));
-    }
-    return f;
-  });
-}
-
-SqlFragment translate_leaf(const search::MatchAll&) {
-  return {"1", {}};
-}
-
 SqlFragment join(const std::vector<SqlFragment>& parts, std::string_view op) {
   SqlFragment out{"(", {}};
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -261,36 +133,158 @@ SqlFragment join(const std::vector<SqlFragment>& parts, std::string_view op) {
   return out;
 }
 
-SqlFragment translate_leaf(const search::Boolean& b) {
-  std::vector<SqlFragment> must, should, must_not;
-  for (const auto& clause : b.clauses) {
-    SqlFragment f = translate(clause.query);
-    switch (clause.occur) {
-      case search::Occur::kMust:
-        must.push_back(std::move(f));
-        break;
-      case search::Occur::kShould:
-        should.push_back(std::move(f));
-        break;
-      case search::Occur::kMustNot:
-        must_not.push_back(std::move(f));
-        break;
-    }
-  }
-  // Lucene: with a required clause, optional clauses only score; we do not score.
-  std::vector<SqlFragment> all = std::move(must);
-  if (all.empty() && !should.empty()) all.push_back(join(should, " OR "));
-  for (auto& f : must_not) {
-    f.sql = "NOT " + f.sql;
-    all.push_back(std::move(f));
-  }
-  if (all.empty()) return {"1", {}};
-  return join(all, " AND ");
-}
+// Turns one query into SQL for one app. Fields map to where their values
+// are: a column, a fixed JSON path (votes, stored...), or the property index
+// (every custom field and declared field of a core type).
+class Translator {
+ public:
+  explicit Translator(std::string_view appid) : appid_(appid) {}
 
-SqlFragment translate(const search::Query& query) {
-  return std::visit([](const auto& q) { return translate_leaf(q); }, query);
-}
+  SqlFragment translate(const search::Query& query) const {
+    return std::visit([this](const auto& q) { return leaf(q); }, query);
+  }
+
+ private:
+  // Applies `cond` to every value of `field`.
+  SqlFragment on_field(const Field& field, const Condition& cond) const {
+    if (field.kind == FieldKind::kCommon) {
+      if (const Column* c = find_column(field.name)) return cond(c->sql);
+      SqlFragment inner = cond("j.value");
+      SqlFragment out{"EXISTS (SELECT 1 FROM json_each(o.json, ?) j WHERE " + inner.sql + ")",
+                      {json_path("$", field.name)}};
+      out.params.insert(out.params.end(), inner.params.begin(), inner.params.end());
+      return out;
+    }
+    SqlFragment inner = cond("p.value");
+    SqlFragment out{
+        "o.rowid IN (SELECT p.obj FROM object_props p WHERE p.appid = ? AND p.key = ? AND " +
+            inner.sql + ")",
+        {std::string(appid_), field.name}};
+    out.params.insert(out.params.end(), inner.params.begin(), inner.params.end());
+    return out;
+  }
+
+  SqlFragment equals(const Field& field, const std::string& text) const {
+    if (field.kind == FieldKind::kCommon && field.name == "tags") {
+      return {"o.rowid IN (SELECT obj FROM object_tags WHERE tag = ?)", {text}};
+    }
+    // Columns have one type each: compare as that type only, so the
+    // comparison can use an index.
+    if (const Column* c = field.kind == FieldKind::kCommon ? find_column(field.name) : nullptr) {
+      if (!c->integer) {
+        return {std::string(c->sql) + (c->case_sensitive ? " = ?" : " = ? COLLATE NOCASE"), {text}};
+      }
+      auto number = as_number(text);
+      if (!number) return {"0", {}};
+      return {std::string(c->sql) + " = ?", {*number}};
+    }
+    auto number = as_number(text);
+    return on_field(field, [&](std::string_view v) {
+      std::string value(v);
+      if (number) return SqlFragment{value + " IN (?, ?)", {text, *number}};
+      SqlFragment f{value + " = ?", {text}};
+      // json_each gives JSON booleans as 1/0 of type 'true'/'false'.
+      if (v == "j.value" && (text == "true" || text == "false")) {
+        f.sql = "(" + f.sql + " OR j.type = '" + text + "')";
+      }
+      return f;
+    });
+  }
+
+  SqlFragment leaf(const search::Term& t) const {
+    if (t.field.kind == FieldKind::kText) return full_text(fts_phrase(t.text));
+    return equals(t.field, t.text);
+  }
+
+  SqlFragment leaf(const search::Phrase& p) const {
+    if (p.field.kind == FieldKind::kText) return full_text(fts_phrase(p.text));
+    return equals(p.field, p.text);
+  }
+
+  SqlFragment leaf(const search::Prefix& p) const {
+    if (p.field.kind == FieldKind::kText) {
+      if (p.prefix.empty()) return {"1", {}};
+      return full_text(fts_phrase(p.prefix, true));
+    }
+    if (p.prefix.empty()) {
+      return on_field(p.field, [](std::string_view v) {
+        return SqlFragment{std::string(v) + " IS NOT NULL AND " + std::string(v) + " <> ''", {}};
+      });
+    }
+    const bool glob = case_sensitive(p.field);
+    std::string pattern = glob ? glob_escape(p.prefix) + "*" : like_escape(p.prefix) + "%";
+    return on_field(p.field, [&](std::string_view v) {
+      return SqlFragment{std::string(v) + (glob ? " GLOB ?" : " LIKE ? ESCAPE '\\'"), {pattern}};
+    });
+  }
+
+  SqlFragment leaf(const search::Wildcard& w) const {
+    if (w.field.kind == FieldKind::kText) {
+      // No word-level wildcard in FTS5: match the pattern anywhere in the text.
+      return {"o.rowid IN (SELECT rowid FROM objects_fts WHERE text LIKE ? ESCAPE '\\')",
+              {"%" + wildcard_pattern(w.pattern, false) + "%"}};
+    }
+    const bool glob = case_sensitive(w.field);
+    std::string pattern = wildcard_pattern(w.pattern, glob);
+    return on_field(w.field, [&](std::string_view v) {
+      return SqlFragment{std::string(v) + (glob ? " GLOB ?" : " LIKE ? ESCAPE '\\'"), {pattern}};
+    });
+  }
+
+  SqlFragment leaf(const search::Range& r) const {
+    // Numeric when every given bound is a number (timestamps, votes, prices);
+    // otherwise text (ISO dates, names).
+    std::optional<SqlValue> lo = r.lower ? as_number(*r.lower) : std::nullopt;
+    std::optional<SqlValue> hi = r.upper ? as_number(*r.upper) : std::nullopt;
+    const bool numeric = (!r.lower || lo) && (!r.upper || hi) && (r.lower || r.upper);
+    return on_field(r.field, [&](std::string_view v) {
+      std::string value(v);
+      SqlFragment f{numeric ? "typeof(" + value + ") IN ('integer','real')"
+                            : "typeof(" + value + ") = 'text'",
+                    {}};
+      if (r.lower) {
+        f.sql += " AND " + value + (r.include_lower ? " >= ?" : " > ?");
+        f.params.push_back(numeric ? *lo : SqlValue(*r.lower));
+      }
+      if (r.upper) {
+        f.sql += " AND " + value + (r.include_upper ? " <= ?" : " < ?");
+        f.params.push_back(numeric ? *hi : SqlValue(*r.upper));
+      }
+      return f;
+    });
+  }
+
+  SqlFragment leaf(const search::MatchAll&) const { return {"1", {}}; }
+
+  SqlFragment leaf(const search::Boolean& b) const {
+    std::vector<SqlFragment> must, should, must_not;
+    for (const auto& clause : b.clauses) {
+      SqlFragment f = translate(clause.query);
+      switch (clause.occur) {
+        case search::Occur::kMust:
+          must.push_back(std::move(f));
+          break;
+        case search::Occur::kShould:
+          should.push_back(std::move(f));
+          break;
+        case search::Occur::kMustNot:
+          must_not.push_back(std::move(f));
+          break;
+      }
+    }
+    // Lucene: with a required clause, optional clauses only score; we do not score.
+    std::vector<SqlFragment> all = std::move(must);
+    if (all.empty() && !should.empty()) all.push_back(join(should, " OR "));
+    for (auto& f : must_not) {
+      f.sql = "NOT " + f.sql;
+      all.push_back(std::move(f));
+    }
+    if (all.empty()) return {"1", {}};
+    return join(all, " AND ");
+  }
+
+  std::string_view appid_;
+};
 
 void collect_text(const json::value& v, std::string& out) {
   switch (v.kind()) {
@@ -324,8 +318,53 @@ void SqlFragment::append(const SqlFragment& other) {
   params.insert(params.end(), other.params.begin(), other.params.end());
 }
 
-SqlFragment where_clause(const search::Query& query) {
-  return translate(query);
+SqlFragment where_clause(const search::Query& query, std::string_view appid) {
+  return Translator(appid).translate(query);
+}
+
+std::optional<std::string> property_key(std::string_view type, std::string_view fullkey) {
+  // fullkey: $.a.b[0]."c d" -> segments a, b, c d (array indices dropped).
+  if (!fullkey.starts_with("$")) return std::nullopt;
+  std::vector<std::string> segments;
+  std::size_t i = 1;
+  while (i < fullkey.size()) {
+    if (fullkey[i] == '[') {
+      i = fullkey.find(']', i);
+      if (i == std::string_view::npos) return std::nullopt;
+      ++i;
+    } else if (fullkey[i] == '.') {
+      ++i;
+      std::string segment;
+      if (i < fullkey.size() && fullkey[i] == '"') {
+        auto end = fullkey.find('"', i + 1);
+        if (end == std::string_view::npos) return std::nullopt;
+        segment = fullkey.substr(i + 1, end - i - 1);
+        i = end + 1;
+      } else {
+        auto end = fullkey.find_first_of(".[", i);
+        segment = fullkey.substr(i, end == std::string_view::npos ? end : end - i);
+        i = end == std::string_view::npos ? fullkey.size() : end;
+      }
+      segments.push_back(std::move(segment));
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (segments.empty()) return std::nullopt;
+  std::size_t from = 0;
+  if (segments.front() == "properties") {
+    from = 1;
+  } else {
+    // A declared, visible field of the core type (a Thing's deviceState).
+    const TypeSchema* schema = find_core_type(type);
+    const DeclaredField* f = schema ? schema->find(segments.front()) : nullptr;
+    if (!f || f->hidden) return std::nullopt;
+  }
+  if (from >= segments.size()) return std::nullopt;
+  std::string key = segments[from];
+  for (std::size_t k = from + 1; k < segments.size(); ++k)
+    key += "." + segments[k];
+  return key;
 }
 
 Result<SqlFragment> sort_expression(std::string_view field) {
@@ -343,11 +382,11 @@ Result<SqlFragment> sort_expression(std::string_view field) {
       name.find("..") != std::string::npos) {
     return invalid_input("Cannot sort by '" + std::string(field) + "'.");
   }
-  auto paths = paths_of(Field{FieldKind::kCustom, name});
-  SqlFragment f{"coalesce(json_extract(o.json, ?)", {paths[0]}};
-  for (std::size_t i = 1; i < paths.size(); ++i) {
+  SqlFragment f{"coalesce(json_extract(o.json, ?)", {json_path("$.\"properties\"", name)}};
+  std::string_view first = std::string_view(name).substr(0, name.find('.'));
+  if (!is_hidden_field(first)) {  // declared fields of core types sit at the top level
     f.sql += ", json_extract(o.json, ?)";
-    f.params.emplace_back(paths[i]);
+    f.params.emplace_back(json_path("$", name));
   }
   f.sql += ")";
   return f;

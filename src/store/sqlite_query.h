@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -30,8 +31,16 @@ struct SqlFragment {
   void append(const SqlFragment& other);
 };
 
-// A boolean SQL expression true for the objects `query` matches.
-SqlFragment where_clause(const search::Query& query);
+// A boolean SQL expression true for the objects of app `appid` that `query`
+// matches (the caller also restricts o.appid; the app narrows index lookups).
+SqlFragment where_clause(const search::Query& query, std::string_view appid);
+
+// The key under which object_props indexes a leaf of an object's storage
+// JSON, from json_tree's fullkey: "$.properties.a.b[2]" -> "a.b"; a declared,
+// non-hidden field of the core type `type` keeps its name ("$.deviceState.t"
+// -> "deviceState.t"); nullopt for everything else (common fields, hidden
+// fields). Registered as the SQL function para_prop_key(type, fullkey).
+std::optional<std::string> property_key(std::string_view type, std::string_view fullkey);
 
 // The expression to sort by for `field` (empty: timestamp).
 // kInvalidInput for a field that cannot be sorted on (a hidden field).

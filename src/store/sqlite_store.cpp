@@ -86,6 +86,44 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_by_due ON jobs (kind, due);
 )sql",
+    // Every custom field is indexed, as Lucene indexes every field: one row
+    // per leaf value (array elements included), keyed by its dotted path.
+    // `value` has no affinity: numbers stay numbers, text stays text.
+    R"sql(
+CREATE TABLE object_props (
+  obj   INTEGER NOT NULL,
+  appid TEXT NOT NULL,
+  key   TEXT NOT NULL,
+  value COLLATE NOCASE
+);
+CREATE INDEX object_props_by_value ON object_props (appid, key, value, obj);
+CREATE INDEX object_props_by_obj ON object_props (obj);
+CREATE TRIGGER objects_props_after_insert AFTER INSERT ON objects BEGIN
+  INSERT INTO object_props (obj, appid, key, value)
+    SELECT new.rowid, new.appid, k, v FROM (
+      SELECT para_prop_key(new.type, fullkey) AS k,
+             CASE WHEN type IN ('true', 'false') THEN type ELSE value END AS v
+      FROM json_tree(new.json) WHERE type NOT IN ('object', 'array', 'null'))
+    WHERE k IS NOT NULL;
+END;
+CREATE TRIGGER objects_props_after_update AFTER UPDATE OF json ON objects BEGIN
+  DELETE FROM object_props WHERE obj = old.rowid;
+  INSERT INTO object_props (obj, appid, key, value)
+    SELECT new.rowid, new.appid, k, v FROM (
+      SELECT para_prop_key(new.type, fullkey) AS k,
+             CASE WHEN type IN ('true', 'false') THEN type ELSE value END AS v
+      FROM json_tree(new.json) WHERE type NOT IN ('object', 'array', 'null'))
+    WHERE k IS NOT NULL;
+END;
+CREATE TRIGGER objects_props_after_delete AFTER DELETE ON objects BEGIN
+  DELETE FROM object_props WHERE obj = old.rowid;
+END;
+INSERT INTO object_props (obj, appid, key, value)
+  SELECT o.rowid, o.appid, para_prop_key(o.type, t.fullkey),
+         CASE WHEN t.type IN ('true', 'false') THEN t.type ELSE t.value END
+  FROM objects o, json_tree(o.json) t
+  WHERE t.type NOT IN ('object', 'array', 'null') AND para_prop_key(o.type, t.fullkey) IS NOT NULL;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -201,10 +239,20 @@ void sql_distance_km(sqlite3_context* ctx, int, sqlite3_value** argv) {
   sqlite3_result_double(ctx, d);
 }
 
+void sql_prop_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* type = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  auto* path = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  if (!type || !path) return sqlite3_result_null(ctx);
+  auto key = sqlite::property_key(type, path);
+  if (!key) return sqlite3_result_null(ctx);
+  sqlite3_result_text(ctx, key->data(), static_cast<int>(key->size()), SQLITE_TRANSIENT);
+}
+
 // The SQL functions the schema's triggers and the search queries use.
 void register_functions(sqlite3* db) {
   const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
   sqlite3_create_function(db, "para_text", 1, flags, nullptr, sql_para_text, nullptr, nullptr);
+  sqlite3_create_function(db, "para_prop_key", 2, flags, nullptr, sql_prop_key, nullptr, nullptr);
   sqlite3_create_function(db, "para_distance_km", 3, flags, nullptr, sql_distance_km, nullptr,
                           nullptr);
 }
@@ -635,7 +683,7 @@ sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r)
   }
   if (!std::holds_alternative<search::MatchAll>(r.query)) {
     f.sql += " AND ";
-    f.append(sqlite::where_clause(r.query));
+    f.append(sqlite::where_clause(r.query, appid));
   }
   if (r.near) {
     f.sql +=

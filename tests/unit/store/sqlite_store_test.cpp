@@ -205,6 +205,20 @@ TEST(SqliteQuery, IndexedTextSkipsHiddenFields) {
   EXPECT_EQ(text.find("secret-name"), std::string::npos);
 }
 
+TEST(SqliteQuery, PropertyKeys) {
+  EXPECT_EQ(sqlite::property_key("cat", "$.properties.color"), "color");
+  EXPECT_EQ(sqlite::property_key("cat", "$.properties.a.b[2].c"), "a.b.c");
+  EXPECT_EQ(sqlite::property_key("cat", "$.properties.\"x y\""), "x y");
+  EXPECT_EQ(sqlite::property_key("thing", "$.deviceState.temp"), "deviceState.temp");
+  EXPECT_EQ(sqlite::property_key("thing", "$.deviceMetadata.thingName"), std::nullopt)
+      << "hidden fields are never indexed";
+  EXPECT_EQ(sqlite::property_key("app", "$.secret"), std::nullopt);
+  EXPECT_EQ(sqlite::property_key("cat", "$.name"), std::nullopt) << "common fields are columns";
+  EXPECT_EQ(sqlite::property_key("cat", "$.deviceState.temp"), std::nullopt);
+  EXPECT_EQ(sqlite::property_key("cat", "$.properties"), std::nullopt);
+  EXPECT_EQ(sqlite::property_key("cat", "garbage"), std::nullopt);
+}
+
 TEST(SqliteQuery, Distance) {
   EXPECT_NEAR(sqlite::distance_km("42.6977,23.3219", 42.1354, 24.7453), 132.0, 2.0);
   EXPECT_LT(sqlite::distance_km("nonsense", 0, 0), 0);
