@@ -274,8 +274,10 @@ class Connection {
   }
 
   ~Connection() {
-    for (auto& [sql, stmt] : statements_)
-      sqlite3_finalize(stmt);
+    // Every statement we prepared must be finalized, or close_v2 leaves a
+    // zombie connection behind. (Not sqlite3_next_stmt: FTS5 owns some.)
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    for (auto& [sql, stmt] : dynamic_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
   }
 
