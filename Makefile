@@ -12,7 +12,9 @@ CMAKE_ARGS ?=
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: setup build run test test-sanitize fuzz bench format format-check clean
+SOAK_SECONDS ?= 600
+
+.PHONY: setup build run test test-sanitize fuzz bench soak format format-check clean
 
 setup:
 	@bash scripts/setup.sh
@@ -49,6 +51,12 @@ bench: build
 .PHONY: bench-quick
 bench-quick: build
 	@bash bench/run.sh $(BUILD) --quick
+
+# Mixed load for SOAK_SECONDS with the server's RSS sampled every 10 s
+# (results in bench/SOAK.md). Not part of CI.
+soak: build
+	cd tests/integration && npm ci --no-audit --no-fund --loglevel=error
+	node tests/soak/soak.js $(SOAK_SECONDS) bench/SOAK.md
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'bench/*.cpp')

@@ -114,11 +114,12 @@ struct Device {
     slot.busy = true;
     slot.sent_ns = now_ns();
     char payload[160];
-    int n = std::snprintf(payload, sizeof payload,
-                          R"({"state":{"reported":{"seq":%llu,"slot":%zu}},"clientToken":"%zu-%llu"})",
-                          static_cast<unsigned long long>(slot.gen), s, s,
-                          static_cast<unsigned long long>(slot.gen));
-    int rc = mosquitto_publish(mosq, nullptr, request_topic.c_str(), n, payload, shared->qos, false);
+    int n = std::snprintf(
+        payload, sizeof payload,
+        R"({"state":{"reported":{"seq":%llu,"slot":%zu}},"clientToken":"%zu-%llu"})",
+        static_cast<unsigned long long>(slot.gen), s, s, static_cast<unsigned long long>(slot.gen));
+    int rc =
+        mosquitto_publish(mosq, nullptr, request_topic.c_str(), n, payload, shared->qos, false);
     if (rc != MOSQ_ERR_SUCCESS) ++publish_errors;
   }
 };
@@ -153,7 +154,8 @@ void on_subscribe(mosquitto*, void* p, int, int count, const int* granted) {
 void on_message(mosquitto*, void* p, const mosquitto_message* m) {
   auto* d = static_cast<Device*>(p);
   const std::int64_t t = now_ns();
-  std::string_view payload(static_cast<const char*>(m->payload), static_cast<std::size_t>(m->payloadlen));
+  std::string_view payload(static_cast<const char*>(m->payload),
+                           static_cast<std::size_t>(m->payloadlen));
   std::string_view topic(m->topic);
   constexpr std::string_view kToken = "\"clientToken\":\"";
   auto at = payload.rfind(kToken);
@@ -176,7 +178,8 @@ void on_message(mosquitto*, void* p, const mosquitto_message* m) {
   const std::int64_t ws = d->shared->window_start.load(), we = d->shared->window_end.load();
   if (ws != 0 && t >= ws && t < we) {
     ++d->completed_window;
-    d->latencies_us.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>((t - s.sent_ns) / 1000, UINT32_MAX)));
+    d->latencies_us.push_back(
+        static_cast<std::uint32_t>(std::min<std::int64_t>((t - s.sent_ns) / 1000, UINT32_MAX)));
   }
   if (d->shared->running.load()) d->send(slot);
 }
@@ -224,8 +227,8 @@ int run_rr(const Args& args) {
     if (!d->mosq) die("mosquitto_new failed");
     mosquitto_int_option(d->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_max_inflight_messages_set(d->mosq, 0);
-    if (mosquitto_tls_set(d->mosq, cafile.c_str(), nullptr, d->cert.c_str(), d->key.c_str(), nullptr) !=
-        MOSQ_ERR_SUCCESS)
+    if (mosquitto_tls_set(d->mosq, cafile.c_str(), nullptr, d->cert.c_str(), d->key.c_str(),
+                          nullptr) != MOSQ_ERR_SUCCESS)
       die("mosquitto_tls_set failed for " + d->id);
     mosquitto_connect_callback_set(d->mosq, on_connect);
     mosquitto_subscribe_callback_set(d->mosq, on_subscribe);
@@ -237,7 +240,8 @@ int run_rr(const Args& args) {
   for (auto& d : devices) {
     std::unique_lock lock(d->mu);
     if (!d->cv.wait_for(lock, std::chrono::seconds(20), [&] { return d->subscribed; }))
-      die("device " + d->id + " did not connect/subscribe (connack " + std::to_string(d->connect_rc) + ")");
+      die("device " + d->id + " did not connect/subscribe (connack " +
+          std::to_string(d->connect_rc) + ")");
   }
 
   const std::int64_t t0 = now_ns();
@@ -287,7 +291,8 @@ int run_rr(const Args& args) {
     mosquitto_destroy(d->mosq);
   double p50 = percentile(all, 50), p90 = percentile(all, 90), p99 = percentile(all, 99);
   std::printf(
-      "{\"devices\":%zu,\"window\":%zu,\"qos\":%d,\"seconds\":%.3f,\"rate\":%.1f,\"completed\":%llu,"
+      "{\"devices\":%zu,\"window\":%zu,\"qos\":%d,\"seconds\":%.3f,\"rate\":%.1f,\"completed\":%"
+      "llu,"
       "\"completed_total\":%llu,\"rejected\":%llu,\"timeouts\":%llu,\"stray\":%llu,"
       "\"publish_errors\":%llu,\"p50_us\":%.0f,\"p90_us\":%.0f,\"p99_us\":%.0f}\n",
       devices.size(), window, shared.qos, seconds, static_cast<double>(completed) / seconds,
@@ -366,7 +371,9 @@ int main(int argc, char** argv) {
   mosquitto_lib_init();
   const std::string mode = argv[1];
   Args args = parse_args(argc, argv, 2);
-  int rc = mode == "rr" ? run_rr(args) : mode == "echo" ? run_echo(args) : (die("unknown mode " + mode), 2);
+  int rc = mode == "rr"     ? run_rr(args)
+           : mode == "echo" ? run_echo(args)
+                            : (die("unknown mode " + mode), 2);
   mosquitto_lib_cleanup();
   return rc;
 }

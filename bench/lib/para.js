@@ -11,23 +11,8 @@
 const http = require('node:http');
 const aws4 = require('aws4');
 
-function urlEncode(s) {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-}
-
-function uriEncodeAWSV4(p) {
-  return p.split('/').map(urlEncode).join('/');
-}
-
-// params: {name: value | [values]}
-function queryString(params, firstOnly) {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params || {})) {
-    const values = Array.isArray(value) ? value : [value];
-    for (const v of firstOnly ? values.slice(0, 1) : values) search.append(key, v === null ? '' : String(v));
-  }
-  return search.toString();
-}
+// The encoding rules are the integration tests' own, so both sign the same way.
+const { urlEncode, uriEncodeAWSV4, queryString } = require('../../tests/integration/lib/para_client');
 
 class Signer {
   constructor({ host, port, accessKey, secretKey }) {

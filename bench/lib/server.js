@@ -15,6 +15,14 @@ const CLK_TCK = Number(require('node:child_process').execSync('getconf CLK_TCK')
 const TMP_ROOT = process.env.PARA_BENCH_TMP || os.tmpdir();
 
 const live = new Set();
+// para-server processes that exited without stop() (see describeExit).
+const unexpectedExits = [];
+
+// Why a para-server went away, for failure messages.
+function describeExit(e) {
+  return `para-server pid ${e.pid} exited unexpectedly at ${e.at} (code ${e.code}, signal ${e.signal})` +
+    (e.log.trim() ? `; last log: ${e.log.trim().split('\n').slice(-3).join(' | ')}` : '');
+}
 const tempDirs = new Set();
 
 function tempDir(prefix) {
@@ -70,9 +78,12 @@ class Server {
 
   async start({ timeoutMs = 60000 } = {}) {
     if (this.iot && !this.iotPort) this.iotPort = await freePort();
+    // A port that was free a moment ago: with para.log_level=warn the
+    // "listening on <addr>:<port>" line of para_port=0 is not printed.
+    this.port = await freePort();
     const env = {
       ...process.env,
-      para_port: '0',
+      para_port: String(this.port),
       para_bind_address: '127.0.0.1',
       para_data_dir: this.dataDir,
       para_root_secret_override: ROOT_SECRET,
@@ -84,8 +95,13 @@ class Server {
     const t0 = process.hrtime.bigint();
     this.child = spawn(SERVER_BIN, [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     live.add(this);
+    this.stopping = false;
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => {
       live.delete(this);
+      if (!this.stopping) {
+        // Not stopped by us: a crash, or another process killed it.
+        unexpectedExits.push({ pid: this.child.pid, code, signal, at: new Date().toISOString(), log: this.log.slice(-1500) });
+      }
       resolve({ code, signal });
     }));
     this.child.stderr.on('data', (d) => {
@@ -94,17 +110,14 @@ class Server {
     });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const m = this.log.match(/listening on [^\s:]+:(\d+)/);
-      if (m) {
-        this.port = Number(m[1]);
-        if ((await probe(this.port, '/v1/_health')) === 200) {
-          this.startMs = Number(process.hrtime.bigint() - t0) / 1e6;
-          return this;
-        }
+      if ((await probe(this.port, '/v1/_health')) === 200) {
+        this.startMs = Number(process.hrtime.bigint() - t0) / 1e6;
+        return this;
       }
       if (this.child.exitCode !== null) break;
       await sleep(2);
     }
+    this.stopping = true;
     await this.stop();
     throw new Error('para-server did not start:\n' + this.log.slice(-4000));
   }
@@ -127,6 +140,7 @@ class Server {
 
   async stop(signal = 'SIGTERM', timeoutMs = 20000) {
     if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
+    this.stopping = true;
     this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     const result = await this.exited;
@@ -160,4 +174,4 @@ function killAll() {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 }
 
-module.exports = { Server, SERVER_BIN, ROOT_SECRET, memory, cpuSeconds, freePort, sleep, probe, tempDir, removeDir, killAll };
+module.exports = { Server, unexpectedExits, describeExit, SERVER_BIN, ROOT_SECRET, memory, cpuSeconds, freePort, sleep, probe, tempDir, removeDir, killAll };

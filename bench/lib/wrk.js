@@ -5,6 +5,7 @@
 const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { track } = require('./common');
 
 function luaString(s) {
   // Long-bracket strings cannot hold everything; escape instead.
@@ -46,7 +47,7 @@ function runWrk({ url, requests, connections, seconds, threads, scriptDir, timeo
   const t = threads || Math.min(connections, 2);
   const args = ['-t', String(t), '-c', String(connections), '-d', `${seconds}s`, '--timeout', `${timeoutSec}s`, '-s', script, url];
   return new Promise((resolve, reject) => {
-    execFile('wrk', args, { maxBuffer: 16 << 20, timeout: (seconds + 60) * 1000 }, (error, stdout, stderr) => {
+    track(execFile('wrk', args, { maxBuffer: 16 << 20, timeout: (seconds + 60) * 1000 }, (error, stdout, stderr) => {
       fs.rmSync(script, { force: true });
       const m = String(stdout).match(/BENCHJSON (\{.*\})/);
       if (error || !m) {
@@ -66,7 +67,7 @@ function runWrk({ url, requests, connections, seconds, threads, scriptDir, timeo
         errors,
         raw: j,
       });
-    });
+    }));
   });
 }
 

@@ -61,7 +61,7 @@ struct Config {
   std::int64_t iot_local_service_port = 0;
   std::int64_t iot_local_cert_lifetime_days = 365;
   std::int64_t iot_shadow_max_size = 8192;
-  std::int64_t iot_shadow_workers = 4;
+  std::int64_t iot_shadow_workers = 16;
   std::string aws_access_key;         // empty: AWS_ACCESS_KEY_ID
   std::string aws_secret_key;         // empty: AWS_SECRET_ACCESS_KEY
   std::string aws_region;             // empty: AWS_REGION, then us-east-1

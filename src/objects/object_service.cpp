@@ -59,6 +59,11 @@ void ObjectService::set_hooks(std::string type, TypeHooks* hooks) {
   hooks_[std::move(type)] = hooks;
 }
 
+std::mutex& ObjectService::lock_for(std::string_view appid, std::string_view id) {
+  std::size_t h = std::hash<std::string_view>{}(appid)*31 + std::hash<std::string_view>{}(id);
+  return object_locks_[h % object_locks_.size()];
+}
+
 TypeHooks* ObjectService::hooks_for(std::string_view type) const {
   auto it = hooks_.find(type);
   return it == hooks_.end() ? nullptr : it->second;
@@ -191,6 +196,7 @@ Result<ParaObject> ObjectService::patch(const App& app, std::string_view id,
   if (auto it = body.find("version"); it != body.end() && it->value().is_int64()) {
     client_version = it->value().get_int64();
   }
+  std::lock_guard serialised(lock_for(partition_of(app, id), id));
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
     auto stored = read_stored(app, id);
     if (!stored) return stored.error();
@@ -230,6 +236,7 @@ Result<ParaObject> ObjectService::overwrite(const App& app, ParaObject object,
   if (object.timestamp <= 0) object.timestamp = epoch_millis();
   if (auto st = check_new_object(object); !st) return st.error();
   const std::int64_t client_version = object.version;
+  std::lock_guard serialised(lock_for(app.identifier, object.id));
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
     auto stored = store_.get(app.identifier, object.id);
     if (!stored) return stored.error();
@@ -258,6 +265,7 @@ Result<ParaObject> ObjectService::overwrite(const App& app, ParaObject object,
 }
 
 Status ObjectService::remove(const App& app, std::string_view id) {
+  std::lock_guard serialised(lock_for(partition_of(app, id), id));
   auto stored = read_stored(app, id);
   if (!stored) return stored.error();
   if (stored->type == "app") return remove_app(*stored);

@@ -14,7 +14,9 @@
 // (e.g. an unavailable IoT broker), and store failures.
 #pragma once
 
+#include <array>
 #include <map>
+#include <mutex>
 #include <string_view>
 
 #include "core/config.h"
@@ -91,11 +93,18 @@ class ObjectService {
   Result<ParaObject> create_with_hooks(const App& app, WriteOp op);
   Status remove_app(const ParaObject& record);
 
+  // Writes to one object are serialised within this process, so concurrent
+  // PATCHes merge one after the other instead of failing each other's
+  // compare-and-set (which then only guards against other nodes), and a
+  // Thing's hooks run once per write.
+  std::mutex& lock_for(std::string_view appid, std::string_view id);
+
   Store& store_;
   AppDirectory& apps_;
   IdGenerator& ids_;
   const Config& config_;
   std::map<std::string, TypeHooks*, std::less<>> hooks_;  // set before serving, then read-only
+  std::array<std::mutex, 256> object_locks_;
 };
 
 }  // namespace para

@@ -101,4 +101,4 @@ class ParaClient {
   delete(path, params) { return this.request('DELETE', path, { params }); }
 }
 
-module.exports = { ParaClient, send, urlEncode };
+module.exports = { ParaClient, send, urlEncode, uriEncodeAWSV4, queryString };
