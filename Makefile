@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 60
 
 SOAK_SECONDS ?= 600
 
-.PHONY: setup build run test test-sanitize fuzz bench soak format format-check clean
+.PHONY: setup build run test test-sanitize fuzz bench bench-aws soak format format-check clean
 
 setup:
 	@bash scripts/setup.sh
@@ -51,6 +51,12 @@ bench: build
 .PHONY: bench-quick
 bench-quick: build
 	@bash bench/run.sh $(BUILD) --quick
+
+# AWS IoT broker against moto with 20 ms per call: calls per operation and
+# paced create/delete rates (results in bench/AWS.md).
+bench-aws: build
+	cd tests/integration && npm ci --no-audit --no-fund --loglevel=error
+	node bench/aws_bench.js 20 bench/AWS.md
 
 # Mixed load for SOAK_SECONDS with the server's RSS sampled every 10 s
 # (results in bench/SOAK.md). Not part of CI.

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -328,6 +329,9 @@ class Connection {
 
   sqlite3* handle() const { return db_; }
 
+  // Which planner statistics this connection has loaded (see SqliteStore).
+  std::uint64_t stats_generation = 0;
+
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
@@ -446,10 +450,19 @@ class SqliteStore final : public Store {
   };
 
   Loan borrow_reader() {
-    std::unique_lock lock(readers_mutex_);
-    readers_available_.wait(lock, [this] { return !free_readers_.empty(); });
-    Connection* c = free_readers_.back();
-    free_readers_.pop_back();
+    Connection* c;
+    {
+      std::unique_lock lock(readers_mutex_);
+      readers_available_.wait(lock, [this] { return !free_readers_.empty(); });
+      c = free_readers_.back();
+      free_readers_.pop_back();
+    }
+    // A connection does not see statistics another one gathered until it
+    // reloads them; without them its plans ignore selective indexes.
+    if (const std::uint64_t generation = stats_generation_; c->stats_generation != generation) {
+      (void)c->exec("ANALYZE sqlite_schema");
+      c->stats_generation = generation;
+    }
     return Loan(this, c);
   }
 
@@ -609,7 +622,7 @@ class SqliteStore final : public Store {
     writes_since_analyze_ += applied;
     if (writes_since_analyze_ >= 20000) {
       writes_since_analyze_ = 0;
-      (void)c.exec(kAnalyze);
+      if (c.exec(kAnalyze)) ++stats_generation_;
     }
   }
 
@@ -638,10 +651,11 @@ class SqliteStore final : public Store {
 
   std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
-  std::vector<PendingWrite*> queue_;      // guarded by queue_mutex_
-  bool leader_active_ = false;            // guarded by queue_mutex_
-  std::unique_ptr<Connection> writer_;    // used by the leader only
-  std::size_t writes_since_analyze_ = 0;  // leader only
+  std::vector<PendingWrite*> queue_;                // guarded by queue_mutex_
+  bool leader_active_ = false;                      // guarded by queue_mutex_
+  std::unique_ptr<Connection> writer_;              // used by the leader only
+  std::size_t writes_since_analyze_ = 0;            // leader only
+  std::atomic<std::uint64_t> stats_generation_{0};  // bumped after each ANALYZE
 
   std::mutex readers_mutex_;
   std::condition_variable readers_available_;

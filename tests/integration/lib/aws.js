@@ -60,13 +60,14 @@ function operationOf(method, url) {
 // ones a test asks for: {op, times, kind: '500'|'throttle'|'reset'|'timeout'}.
 async function startFaultProxy(target) {
   const port = await freePort();
-  const state = { calls: [], faults: [] };
+  const state = { calls: [], faults: [], latencyMs: 0, times: [] };
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const op = operationOf(req.method, req.url);
       state.calls.push(op);
+      state.times.push({ op, at: Date.now() });
       const fault = state.faults.find((f) => f.op === op && f.times > 0);
       if (fault) {
         fault.times -= 1;
@@ -79,12 +80,16 @@ async function startFaultProxy(target) {
         });
         return res.end(JSON.stringify({ message: throttle ? 'Rate exceeded' : 'Internal failure' }));
       }
+      const forward = () => {
       const upstream = http.request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, (up) => {
         res.writeHead(up.statusCode, up.headers);
         up.pipe(res);
       });
       upstream.on('error', () => req.socket.destroy());
       upstream.end(Buffer.concat(chunks));
+      };
+      // An injected network latency per call, as between a server and AWS.
+      if (state.latencyMs > 0) setTimeout(forward, state.latencyMs); else forward();
     });
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -93,7 +98,7 @@ async function startFaultProxy(target) {
     url: `http://127.0.0.1:${port}`,
     state,
     fail(op, kind, times = 1) { state.faults.push({ op, kind, times }); },
-    clear() { state.faults = []; state.calls = []; },
+    clear() { state.faults = []; state.calls = []; state.times = []; },
     count(op) { return state.calls.filter((c) => c === op).length; },
     stop() { return new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }); },
   };
