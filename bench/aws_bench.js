@@ -45,7 +45,7 @@ async function main() {
   const proxy = await startFaultProxy(moto.port);
   const server = await new ServerProcess({ env: {
     AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1',
-    para_iot_aws_endpoint: proxy.url, para_iot_aws_data_endpoint: proxy.url, para_log_level: 'warn' } }).start();
+    para_iot_aws_endpoint: proxy.url, para_iot_aws_data_endpoint: proxy.url, para_log_level: 'info' } }).start();
   const para = new ParaClient(server.endpoint, 'app:para', ROOT_SECRET);
   const lines = ['# AWS IoT broker: calls per operation and sustained rates', '',
     `moto behind a proxy adding ${20} ms per call; ${new Date().toISOString()}; \`node bench/aws_bench.js\`.`, ''];

@@ -30,7 +30,7 @@ function slope(points) {
 }
 
 async function main() {
-  const server = await new ServerProcess({ iot: true, env: { para_log_level: 'warn', para_sqlite_synchronous: 'normal' } }).start();
+  const server = await new ServerProcess({ iot: true, env: { para_log_level: 'info', para_sqlite_synchronous: 'normal' } }).start();
   const para = new ParaClient(server.endpoint, 'app:para', ROOT_SECRET);
   const things = [];
   const devices = [];

@@ -38,7 +38,8 @@ constexpr std::string_view kProvisionJob = "aws-provision";
 constexpr std::int64_t kProvisionGraceMs = 2 * 60 * 1000;
 
 // Requests per second per API, below AWS IoT's published per-account limits
-// (aws-iot.md 7.4), so a burst of creates is paced instead of throttled.
+// (aws-iot.md 7.4; CreateKeysAndCertificate has no published figure, so the
+// strictest, 10), so a burst of creates is paced instead of throttled.
 const std::map<std::string, double, std::less<>> kControlPlaneRates = {
     {"CreateThing", 12},
     {"DeleteThing", 12},

@@ -265,8 +265,9 @@ class Pacer {
       if (!(rate > 0) || !std::isfinite(rate)) continue;  // unpaced
       Bucket bucket;
       bucket.interval = nanoseconds(std::max<std::int64_t>(1, std::llround(1e9 / rate)));
-      bucket.burst =
-          std::chrono::duration_cast<nanoseconds>((std::max(1.0, rate) - 1.0) * bucket.interval);
+      // No burst: calls are spaced exactly 1/rate apart, so no one-second
+      // window ever holds more than `rate` of them (AWS counts per second).
+      bucket.burst = nanoseconds::zero();
       buckets_.emplace(operation, bucket);
     }
   }

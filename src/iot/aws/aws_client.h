@@ -43,9 +43,9 @@ struct AwsClientOptions {
   int max_attempts = 3;  // standard mode: the first try and two retries (< 1 means 1)
   // Requests per second allowed per operation name (e.g. "CreateThing": 15);
   // operations not listed (or with a rate <= 0) are not paced. Waits, never
-  // fails, when over. Each operation has a token bucket holding at most one
-  // second's worth (max(1, rate)) that starts with a single token, so a new
-  // client never bursts (it cannot know what was spent just before it began).
+  // fails, when over. Calls of one operation are spaced exactly 1/rate apart,
+  // with no burst, because AWS enforces its limits per second: no one-second
+  // window ever holds more than `rate` calls of an operation.
   std::map<std::string, double, std::less<>> rate_limits;
   // Clock and sleep, injectable for tests. `now` gives X-Amz-Date and, when
   // set, also drives pacing (otherwise pacing uses the steady clock). `sleep`
