@@ -29,11 +29,11 @@ struct World {
     std::filesystem::remove_all(dir);
     config.data_dir = dir.string();
     config.root_secret_override = "fuzz";
-    store = std::move(*para::open_sqlite_store({config.data_dir, false}));
+    store = *para::open_sqlite_store({config.data_dir, false});
     apps = std::make_unique<para::AppDirectory>(*store, config);
     (void)apps->setup_root();
     ids = std::make_unique<para::IdGenerator>(1);
-    objects = std::make_unique<para::ObjectService>(*store, *apps, *ids, config);
+    objects = std::make_unique<para::ObjectService>(*store, *apps, *ids);
     api = std::make_unique<para::Api>(config, *store, *apps, *objects);
   }
 };

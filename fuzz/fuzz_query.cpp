@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto query = para::search::parse_query(q);
   if (!query) return 0;
   (void)para::search::referenced_fields(*query);
-  (void)para::sqlite::where_clause(*query);
+  (void)para::sqlite::where_clause(*query, "app");
   auto printed = para::search::to_string(*query);
   auto again = para::search::parse_query(printed);
   if (again && !(*again == *query)) __builtin_trap();

@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   }
   para::AppDirectory apps(**store, *config);
   para::IdGenerator ids(static_cast<int>(config->worker_id));
-  para::ObjectService objects(**store, apps, ids, *config);
+  para::ObjectService objects(**store, apps, ids);
 
   // Things: every write path goes through the hooks, which use the brokers.
   para::iot::ThingHooks thing_hooks(*config);

@@ -51,9 +51,8 @@ Status check_core_constraints(const ParaObject& o) {
 
 }  // namespace
 
-ObjectService::ObjectService(Store& store, AppDirectory& apps, IdGenerator& ids,
-                             const Config& config)
-    : store_(store), apps_(apps), ids_(ids), config_(config) {}
+ObjectService::ObjectService(Store& store, AppDirectory& apps, IdGenerator& ids)
+    : store_(store), apps_(apps), ids_(ids) {}
 
 void ObjectService::set_hooks(std::string type, TypeHooks* hooks) {
   hooks_[std::move(type)] = hooks;

@@ -30,7 +30,7 @@ namespace para {
 
 class ObjectService {
  public:
-  ObjectService(Store& store, AppDirectory& apps, IdGenerator& ids, const Config& config);
+  ObjectService(Store& store, AppDirectory& apps, IdGenerator& ids);
 
   // Routes every write and single read of objects of `type` through `hooks`
   // (not owned; must outlive the service). Call before serving requests.
@@ -102,7 +102,6 @@ class ObjectService {
   Store& store_;
   AppDirectory& apps_;
   IdGenerator& ids_;
-  const Config& config_;
   std::map<std::string, TypeHooks*, std::less<>> hooks_;  // set before serving, then read-only
   std::array<std::mutex, 256> object_locks_;
 };
