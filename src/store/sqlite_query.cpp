@@ -133,78 +133,112 @@ SqlFragment join(const std::vector<SqlFragment>& parts, std::string_view op) {
   return out;
 }
 
-// Turns one query into SQL for one app. Fields map to where their values
-// are: a column, a fixed JSON path (votes, stored...), or the property index
-// (every custom field and declared field of a core type).
+// A translated query: the condition on `o`, and for a leaf that one index
+// table answers, those postings.
+struct Match {
+  SqlFragment sql;
+  std::optional<Postings> postings;
+};
+
+Match plain(SqlFragment sql) {
+  return {std::move(sql), std::nullopt};
+}
+
+Match from_postings(Postings p) {
+  SqlFragment sql{"o.rowid IN (SELECT p.obj FROM " + p.table + " p WHERE ", {}};
+  sql.append(p.where);
+  sql.sql += ")";
+  return {std::move(sql), std::move(p)};
+}
+
+// Turns one query into SQL for one app (and one type, if given). Fields map
+// to where their values are: a column, a fixed JSON path (votes, stored...),
+// the tag index, or the property index (every custom field and declared
+// field of a core type). Tag and property conditions also carry the app and
+// the type, so their index alone narrows the matches.
 class Translator {
  public:
-  explicit Translator(std::string_view appid) : appid_(appid) {}
+  Translator(std::string_view appid, std::string_view type) : appid_(appid), type_(type) {}
 
-  SqlFragment translate(const search::Query& query) const {
+  Match translate(const search::Query& query) const {
     return std::visit([this](const auto& q) { return leaf(q); }, query);
   }
 
  private:
-  // Applies `cond` to every value of `field`.
-  SqlFragment on_field(const Field& field, const Condition& cond) const {
+  Postings postings(std::string table, SqlFragment where, bool may_repeat) const {
+    SqlFragment all{"p.appid = ? AND ", {std::string(appid_)}};
+    all.append(where);
+    if (!type_.empty()) {
+      all.sql += " AND p.type = ?";
+      all.params.emplace_back(std::string(type_));
+    }
+    return {std::move(table), std::move(all), may_repeat};
+  }
+
+  // Applies `cond` to every value of `field`. `single` says that one object
+  // can match `cond` through at most one of its indexed values.
+  Match on_field(const Field& field, const Condition& cond, bool single = false) const {
     if (field.kind == FieldKind::kCommon) {
-      if (const Column* c = find_column(field.name)) return cond(c->sql);
+      if (const Column* c = find_column(field.name)) return plain(cond(c->sql));
       SqlFragment inner = cond("j.value");
       SqlFragment out{"EXISTS (SELECT 1 FROM json_each(o.json, ?) j WHERE " + inner.sql + ")",
                       {json_path("$", field.name)}};
       out.params.insert(out.params.end(), inner.params.begin(), inner.params.end());
-      return out;
+      return plain(std::move(out));
     }
-    SqlFragment inner = cond("p.value");
-    SqlFragment out{
-        "o.rowid IN (SELECT p.obj FROM object_props p WHERE p.appid = ? AND p.key = ? AND " +
-            inner.sql + ")",
-        {std::string(appid_), field.name}};
-    out.params.insert(out.params.end(), inner.params.begin(), inner.params.end());
-    return out;
+    SqlFragment where{"p.key = ? AND ", {field.name}};
+    where.append(cond("p.value"));
+    return from_postings(postings("object_props", std::move(where), !single));
   }
 
-  SqlFragment equals(const Field& field, const std::string& text) const {
+  Match equals(const Field& field, const std::string& text) const {
     if (field.kind == FieldKind::kCommon && field.name == "tags") {
-      return {"o.rowid IN (SELECT obj FROM object_tags WHERE tag = ?)", {text}};
+      // Tags are stored once per object (case-sensitive): no repeats.
+      return from_postings(postings("object_tags", {"p.tag = ?", {text}}, false));
     }
     // Columns have one type each: compare as that type only, so the
     // comparison can use an index.
     if (const Column* c = field.kind == FieldKind::kCommon ? find_column(field.name) : nullptr) {
       if (!c->integer) {
-        return {std::string(c->sql) + (c->case_sensitive ? " = ?" : " = ? COLLATE NOCASE"), {text}};
+        return plain(
+            {std::string(c->sql) + (c->case_sensitive ? " = ?" : " = ? COLLATE NOCASE"), {text}});
       }
       auto number = as_number(text);
-      if (!number) return {"0", {}};
-      return {std::string(c->sql) + " = ?", {*number}};
+      if (!number) return plain({"0", {}});
+      return plain({std::string(c->sql) + " = ?", {*number}});
     }
     auto number = as_number(text);
-    return on_field(field, [&](std::string_view v) {
-      std::string value(v);
-      if (number) return SqlFragment{value + " IN (?, ?)", {text, *number}};
-      SqlFragment f{value + " = ?", {text}};
-      // json_each gives JSON booleans as 1/0 of type 'true'/'false'.
-      if (v == "j.value" && (text == "true" || text == "false")) {
-        f.sql = "(" + f.sql + " OR j.type = '" + text + "')";
-      }
-      return f;
-    });
+    // Property values are stored once per object up to case, so a text
+    // value matches one row at most; a number matches its text twin too.
+    return on_field(
+        field,
+        [&](std::string_view v) {
+          std::string value(v);
+          if (number) return SqlFragment{value + " IN (?, ?)", {text, *number}};
+          SqlFragment f{value + " = ?", {text}};
+          // json_each gives JSON booleans as 1/0 of type 'true'/'false'.
+          if (v == "j.value" && (text == "true" || text == "false")) {
+            f.sql = "(" + f.sql + " OR j.type = '" + text + "')";
+          }
+          return f;
+        },
+        !number);
   }
 
-  SqlFragment leaf(const search::Term& t) const {
-    if (t.field.kind == FieldKind::kText) return full_text(fts_phrase(t.text));
+  Match leaf(const search::Term& t) const {
+    if (t.field.kind == FieldKind::kText) return plain(full_text(fts_phrase(t.text)));
     return equals(t.field, t.text);
   }
 
-  SqlFragment leaf(const search::Phrase& p) const {
-    if (p.field.kind == FieldKind::kText) return full_text(fts_phrase(p.text));
+  Match leaf(const search::Phrase& p) const {
+    if (p.field.kind == FieldKind::kText) return plain(full_text(fts_phrase(p.text)));
     return equals(p.field, p.text);
   }
 
-  SqlFragment leaf(const search::Prefix& p) const {
+  Match leaf(const search::Prefix& p) const {
     if (p.field.kind == FieldKind::kText) {
-      if (p.prefix.empty()) return {"1", {}};
-      return full_text(fts_phrase(p.prefix, true));
+      if (p.prefix.empty()) return plain({"1", {}});
+      return plain(full_text(fts_phrase(p.prefix, true)));
     }
     if (p.prefix.empty()) {
       return on_field(p.field, [](std::string_view v) {
@@ -218,11 +252,11 @@ class Translator {
     });
   }
 
-  SqlFragment leaf(const search::Wildcard& w) const {
+  Match leaf(const search::Wildcard& w) const {
     if (w.field.kind == FieldKind::kText) {
       // No word-level wildcard in FTS5: match the pattern anywhere in the text.
-      return {"o.rowid IN (SELECT rowid FROM objects_fts WHERE text LIKE ? ESCAPE '\\')",
-              {"%" + wildcard_pattern(w.pattern, false) + "%"}};
+      return plain({"o.rowid IN (SELECT rowid FROM objects_fts WHERE text LIKE ? ESCAPE '\\')",
+                    {"%" + wildcard_pattern(w.pattern, false) + "%"}});
     }
     const bool glob = case_sensitive(w.field);
     std::string pattern = wildcard_pattern(w.pattern, glob);
@@ -231,7 +265,7 @@ class Translator {
     });
   }
 
-  SqlFragment leaf(const search::Range& r) const {
+  Match leaf(const search::Range& r) const {
     // Numeric when every given bound is a number (timestamps, votes, prices);
     // otherwise text (ISO dates, names).
     std::optional<SqlValue> lo = r.lower ? as_number(*r.lower) : std::nullopt;
@@ -254,12 +288,12 @@ class Translator {
     });
   }
 
-  SqlFragment leaf(const search::MatchAll&) const { return {"1", {}}; }
+  Match leaf(const search::MatchAll&) const { return plain({"1", {}}); }
 
-  SqlFragment leaf(const search::Boolean& b) const {
+  Match leaf(const search::Boolean& b) const {
     std::vector<SqlFragment> must, should, must_not;
     for (const auto& clause : b.clauses) {
-      SqlFragment f = translate(clause.query);
+      SqlFragment f = translate(clause.query).sql;
       switch (clause.occur) {
         case search::Occur::kMust:
           must.push_back(std::move(f));
@@ -279,11 +313,12 @@ class Translator {
       f.sql = "NOT " + f.sql;
       all.push_back(std::move(f));
     }
-    if (all.empty()) return {"1", {}};
-    return join(all, " AND ");
+    if (all.empty()) return plain({"1", {}});
+    return plain(join(all, " AND "));
   }
 
   std::string_view appid_;
+  std::string_view type_;
 };
 
 void collect_text(const json::value& v, std::string& out) {
@@ -318,8 +353,14 @@ void SqlFragment::append(const SqlFragment& other) {
   params.insert(params.end(), other.params.begin(), other.params.end());
 }
 
-SqlFragment where_clause(const search::Query& query, std::string_view appid) {
-  return Translator(appid).translate(query);
+SqlFragment where_clause(const search::Query& query, std::string_view appid,
+                         std::string_view type) {
+  return Translator(appid, type).translate(query).sql;
+}
+
+std::optional<Postings> postings(const search::Query& query, std::string_view appid,
+                                 std::string_view type) {
+  return Translator(appid, type).translate(query).postings;
 }
 
 std::optional<std::string> property_key(std::string_view type, std::string_view fullkey) {

@@ -1,6 +1,7 @@
 // Translation of a search request into SQLite SQL over the `objects` table
-// (alias `o`), its full-text index `objects_fts` and its tag index
-// `object_tags`. Private to the store: the SQL dialect stays in this folder.
+// (alias `o`), its full-text index `objects_fts`, its tag index `object_tags`
+// and its property index `object_props`. Private to the store: the SQL dialect stays in this
+// folder.
 //
 // User text never becomes SQL: every value is a bound parameter, and field
 // names (already restricted by the query parser to letters, digits, '_', '-',
@@ -31,9 +32,27 @@ struct SqlFragment {
   void append(const SqlFragment& other);
 };
 
-// A boolean SQL expression true for the objects of app `appid` that `query`
-// matches (the caller also restricts o.appid; the app narrows index lookups).
-SqlFragment where_clause(const search::Query& query, std::string_view appid);
+// A boolean SQL expression true for the objects of app `appid` (and of
+// `type`, unless empty) that `query` matches. The caller also restricts
+// o.appid and o.type; inside, they narrow the tag and property lookups.
+SqlFragment where_clause(const search::Query& query, std::string_view appid,
+                         std::string_view type = {});
+
+// The rows of one index table (alias `p`) that hold the matches of a query
+// made of one leaf that table indexes: a tag, or one condition on a custom
+// field. Each row carries the object's rowid `p.obj` and its `p.appid`,
+// `p.type`, `p.timestamp` and `p.id`, so counting the matches or finding a
+// page of them in timestamp order needs no access to the objects.
+struct Postings {
+  std::string table;  // object_tags or object_props
+  SqlFragment where;  // on alias p; the app and the type included
+  bool may_repeat;    // one object can match through several rows
+};
+
+// The postings of `query` in app `appid` (and `type`, unless empty), or
+// nullopt when no single index table answers the query.
+std::optional<Postings> postings(const search::Query& query, std::string_view appid,
+                                 std::string_view type = {});
 
 // The key under which object_props indexes a leaf of an object's storage
 // JSON, from json_tree's fullkey: "$.properties.a.b[2]" -> "a.b"; a declared,

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -20,8 +21,30 @@
 namespace para {
 namespace {
 
+// What every search index holds for the row `new` of objects: its words,
+// its tags and its property values, each value once per object (up to case).
+constexpr std::string_view kIndexNewRow = R"sql(
+  INSERT INTO objects_fts (rowid, text) VALUES (new.rowid, para_text(new.json));
+  INSERT INTO object_tags (obj, appid, type, tag, timestamp, id)
+    SELECT DISTINCT new.rowid, new.appid, new.type, value, new.timestamp, new.id
+    FROM json_each(new.json, '$.tags') WHERE type = 'text';
+  INSERT INTO object_props (obj, appid, type, key, value, timestamp, id)
+    SELECT DISTINCT new.rowid, new.appid, new.type, k, v COLLATE NOCASE, new.timestamp, new.id
+    FROM (SELECT para_prop_key(new.type, fullkey) AS k,
+                 CASE WHEN type IN ('true', 'false') THEN type ELSE value END AS v
+          FROM json_tree(new.json) WHERE type NOT IN ('object', 'array', 'null'))
+    WHERE k IS NOT NULL;
+)sql";
+
+// Removes the row `old` of objects from every search index.
+constexpr std::string_view kUnindexOldRow = R"sql(
+  DELETE FROM objects_fts WHERE rowid = old.rowid;
+  DELETE FROM object_tags WHERE obj = old.rowid;
+  DELETE FROM object_props WHERE obj = old.rowid;
+)sql";
+
 // Schema migrations, applied in order; PRAGMA user_version records how many ran.
-constexpr const char* kMigrations[] = {
+const std::string kMigrations[] = {
     R"sql(
 CREATE TABLE IF NOT EXISTS objects (
   appid     TEXT NOT NULL,
@@ -125,8 +148,87 @@ INSERT INTO object_props (obj, appid, key, value)
   FROM objects o, json_tree(o.json) t
   WHERE t.type NOT IN ('object', 'array', 'null') AND para_prop_key(o.type, t.fullkey) IS NOT NULL;
 )sql",
+    // The tag and property indexes carry each object's app, type, timestamp
+    // and id, and hold each value once per object, so a one-condition search
+    // counts and pages from the index alone; the name index likewise. Each
+    // app's object count per type is kept, so an unfiltered listing does not
+    // count rows. One trigger per event keeps every index in the write's
+    // transaction.
+    R"sql(
+DROP TRIGGER objects_after_insert;
+DROP TRIGGER objects_after_update;
+DROP TRIGGER objects_after_delete;
+DROP TRIGGER objects_props_after_insert;
+DROP TRIGGER objects_props_after_update;
+DROP TRIGGER objects_props_after_delete;
+DROP TABLE object_tags;
+DROP TABLE object_props;
+DROP INDEX objects_by_name;
+CREATE INDEX objects_by_name ON objects (appid, name, type, timestamp, id);
+CREATE TABLE object_tags (
+  obj       INTEGER NOT NULL,
+  appid     TEXT NOT NULL,
+  type      TEXT NOT NULL,
+  tag       TEXT NOT NULL,
+  timestamp INTEGER NOT NULL,
+  id        TEXT NOT NULL
+);
+CREATE INDEX object_tags_by_tag ON object_tags (appid, tag, type, timestamp, id, obj);
+CREATE INDEX object_tags_by_obj ON object_tags (obj);
+CREATE TABLE object_props (
+  obj       INTEGER NOT NULL,
+  appid     TEXT NOT NULL,
+  type      TEXT NOT NULL,
+  key       TEXT NOT NULL,
+  value     COLLATE NOCASE,
+  timestamp INTEGER NOT NULL,
+  id        TEXT NOT NULL
+);
+CREATE INDEX object_props_by_value ON object_props (appid, key, value, type, timestamp, id, obj);
+CREATE INDEX object_props_by_obj ON object_props (obj);
+CREATE TABLE object_counts (
+  appid TEXT NOT NULL,
+  type  TEXT NOT NULL,
+  n     INTEGER NOT NULL,
+  PRIMARY KEY (appid, type)
+) WITHOUT ROWID;
+CREATE TRIGGER objects_after_insert AFTER INSERT ON objects BEGIN
+)sql" + std::string(kIndexNewRow) +
+        R"sql(
+  INSERT INTO object_counts (appid, type, n) VALUES (new.appid, new.type, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER objects_after_update AFTER UPDATE ON objects BEGIN
+)sql" + std::string(kUnindexOldRow) +
+        std::string(kIndexNewRow) +
+        R"sql(
+END;
+CREATE TRIGGER objects_after_retype AFTER UPDATE OF appid, type ON objects
+  WHEN old.appid <> new.appid OR old.type <> new.type BEGIN
+  UPDATE object_counts SET n = n - 1 WHERE appid = old.appid AND type = old.type;
+  INSERT INTO object_counts (appid, type, n) VALUES (new.appid, new.type, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER objects_after_delete AFTER DELETE ON objects BEGIN
+)sql" + std::string(kUnindexOldRow) +
+        R"sql(
+  UPDATE object_counts SET n = n - 1 WHERE appid = old.appid AND type = old.type;
+END;
+INSERT INTO object_tags (obj, appid, type, tag, timestamp, id)
+  SELECT DISTINCT o.rowid, o.appid, o.type, j.value, o.timestamp, o.id
+  FROM objects o, json_each(o.json, '$.tags') j WHERE j.type = 'text';
+INSERT INTO object_props (obj, appid, type, key, value, timestamp, id)
+  SELECT DISTINCT obj, appid, type, k, v COLLATE NOCASE, timestamp, id
+  FROM (SELECT o.rowid AS obj, o.appid, o.type, o.timestamp, o.id,
+               para_prop_key(o.type, t.fullkey) AS k,
+               CASE WHEN t.type IN ('true', 'false') THEN t.type ELSE t.value END AS v
+        FROM objects o, json_tree(o.json) t WHERE t.type NOT IN ('object', 'array', 'null'))
+  WHERE k IS NOT NULL;
+INSERT INTO object_counts (appid, type, n)
+  SELECT appid, type, count(*) FROM objects GROUP BY appid, type;
+)sql",
 };
-constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+const int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 constexpr const char* kSelectOne = "SELECT json FROM objects WHERE appid = ?1 AND id = ?2";
 constexpr const char* kInsert =
@@ -694,8 +796,19 @@ Result<std::pair<sqlite::SqlValue, std::string>> decode_cursor(std::string_view 
   return std::make_pair(std::move(value), std::string(id.get_string()));
 }
 
-// FROM and WHERE of a search: the app's partition, the type, the query,
-// the distance and the exclusions.
+// ` AND o.id NOT IN (...)` (or on `column`) for the excluded ids.
+void exclude_ids(sqlite::SqlFragment& f, const SearchRequest& r, std::string_view column) {
+  if (r.exclude_ids.empty()) return;
+  f.sql += " AND " + std::string(column) + " NOT IN (";
+  for (std::size_t i = 0; i < r.exclude_ids.size(); ++i) {
+    f.sql += i ? ", ?" : "?";
+    f.params.emplace_back(r.exclude_ids[i]);
+  }
+  f.sql += ")";
+}
+
+// FROM and WHERE of a search over the objects: the app's partition, the
+// type, the query, the distance and the exclusions.
 sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r) {
   sqlite::SqlFragment f{" FROM objects o WHERE o.appid = ?", {std::string(appid)}};
   if (!r.type.empty()) {
@@ -704,7 +817,7 @@ sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r)
   }
   if (!std::holds_alternative<search::MatchAll>(r.query)) {
     f.sql += " AND ";
-    f.append(sqlite::where_clause(r.query, appid));
+    f.append(sqlite::where_clause(r.query, appid, r.type));
   }
   if (r.near) {
     f.sql +=
@@ -714,15 +827,63 @@ sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r)
     f.params.emplace_back(r.near->lng);
     f.params.emplace_back(r.near->radius_km);
   }
-  if (!r.exclude_ids.empty()) {
-    f.sql += " AND o.id NOT IN (";
-    for (std::size_t i = 0; i < r.exclude_ids.size(); ++i) {
-      f.sql += i ? ", ?" : "?";
-      f.params.emplace_back(r.exclude_ids[i]);
-    }
-    f.sql += ")";
-  }
+  exclude_ids(f, r, "o.id");
   return f;
+}
+
+// Where a search finds its matches: the objects (alias o), or, for a query
+// of one tag or one custom-field condition sorted by timestamp, the postings
+// of that index (alias p), which hold all a count or a page needs.
+struct MatchSource {
+  sqlite::SqlFragment from_where;  // " FROM ... WHERE ..."
+  std::string rowid;               // the object's rowid
+  sqlite::SqlFragment key;         // the sort value, never NULL
+  std::string id;
+  bool distinct = false;  // an object can appear more than once
+};
+
+Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r) {
+  const bool by_timestamp = r.sort_field.empty() || r.sort_field == "timestamp";
+  if (by_timestamp && !r.near) {
+    if (auto postings = sqlite::postings(r.query, appid, r.type)) {
+      MatchSource s{{" FROM " + postings->table + " p WHERE ", {}},
+                    "p.obj",
+                    {"p.timestamp", {}},
+                    "p.id",
+                    postings->may_repeat};
+      s.from_where.append(postings->where);
+      exclude_ids(s.from_where, r, "p.id");
+      return s;
+    }
+  }
+  auto sort = sqlite::sort_expression(r.sort_field);
+  if (!sort) return sort.error();
+  // Columns are never NULL, so a column sort can follow an index; a JSON
+  // field may be absent and sorts as ''.
+  if (!sort->sql.starts_with("o.")) sort->sql = "ifnull(" + sort->sql + ", '')";
+  return MatchSource{search_scope(appid, r), "o.rowid", std::move(*sort), "o.id"};
+}
+
+// How many objects match: from the per-type counts when nothing filters,
+// else from the source.
+Result<std::int64_t> count_matches(Connection& c, std::string_view appid, const SearchRequest& r,
+                                   const MatchSource& source) {
+  sqlite::SqlFragment count;
+  if (std::holds_alternative<search::MatchAll>(r.query) && !r.near && r.exclude_ids.empty()) {
+    count = {"SELECT coalesce(sum(n), 0) FROM object_counts WHERE appid = ?", {std::string(appid)}};
+    if (!r.type.empty()) {
+      count.sql += " AND type = ?";
+      count.params.emplace_back(r.type);
+    }
+  } else {
+    count.sql = source.distinct ? "SELECT count(DISTINCT " + source.rowid + ")" : "SELECT count(*)";
+    count.append(source.from_where);
+  }
+  auto stmt = c.prepare_dynamic(count.sql);
+  if (!stmt) return stmt.error();
+  stmt->bind_all(count.params);
+  if (int rc = stmt->step(); rc != SQLITE_ROW) return sqlite_error(c.handle(), rc, "count");
+  return stmt->integer(0);
 }
 
 Status migrate(Connection& c) {
@@ -739,53 +900,62 @@ Status migrate(Connection& c) {
                           std::to_string(version) + "); refusing to open it.");
   }
   for (std::int64_t step = version; step < kSchemaVersion; ++step) {
+    // Steps that rebuild an index take a while on a large database: say so.
+    if (version > 0) spdlog::info("store: upgrading the schema to version {}...", step + 1);
+    auto started = std::chrono::steady_clock::now();
     std::string sql = std::string("BEGIN; ") + kMigrations[step] +
                       "PRAGMA user_version = " + std::to_string(step + 1) + "; COMMIT;";
     if (auto st = c.exec(sql); !st) {
       (void)c.exec("ROLLBACK");
       return st;
     }
+    if (version > 0) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - started);
+      spdlog::info("store: schema version {} in {} ms", step + 1, ms.count());
+    }
   }
   return {};
 }
 
 Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchRequest& request) {
-  auto sort = sqlite::sort_expression(request.sort_field);
-  if (!sort) return sort.error();
-  const sqlite::SqlFragment scope = search_scope(appid, request);
+  auto source = match_source(appid, request);
+  if (!source) return source.error();
   auto reader = borrow_reader();
   Connection& c = *reader.conn;
   SearchPage page;
-  {
-    auto count = c.prepare_dynamic("SELECT count(*)" + scope.sql);
-    if (!count) return count.error();
-    count->bind_all(scope.params);
-    if (int rc = count->step(); rc != SQLITE_ROW) return sqlite_error(c.handle(), rc, "count");
-    page.total = count->integer(0);
+  if (auto total = count_matches(c, appid, request, *source); !total) {
+    return total.error();
+  } else {
+    page.total = *total;
   }
   if (request.count_only || request.limit <= 0) return page;
 
-  // Ties in the sort value are broken by id, so the order is total and a
-  // cursor (sort value, id) marks an exact position.
-  // Columns are never NULL, so a column sort can follow an index; a JSON
-  // field may be absent and sorts as ''.
-  const bool column = sort->sql.starts_with("o.");
-  const std::string key = column ? sort->sql : "ifnull(" + sort->sql + ", '')";
+  // A page in two steps: the rowids of the page, in order, from whatever
+  // index finds the matches; then only those rows' JSON. Ties in the sort
+  // value are broken by id, so the order is total and a cursor (sort value,
+  // id) marks an exact position.
+  const MatchSource& s = *source;
   const std::string dir = request.descending ? " DESC" : " ASC";
-  sqlite::SqlFragment query{"SELECT o.json, o.id, " + key, sort->params};
-  query.append(scope);
+  sqlite::SqlFragment inner{std::string("SELECT ") + (s.distinct ? "DISTINCT " : "") + s.rowid +
+                                " AS r, " + s.key.sql + " AS k, " + s.id + " AS i",
+                            s.key.params};
+  inner.append(s.from_where);
   if (!request.after.empty()) {
     auto cursor = decode_cursor(request.after);
     if (!cursor) return cursor.error();
-    query.sql += " AND (" + key + ", o.id) " + (request.descending ? "<" : ">") + " (?, ?)";
-    query.params.insert(query.params.end(), sort->params.begin(), sort->params.end());
-    query.params.push_back(cursor->first);
-    query.params.emplace_back(cursor->second);
+    inner.sql += " AND (";
+    inner.append(s.key);
+    inner.sql += ", " + s.id + ") " + (request.descending ? "<" : ">") + " (?, ?)";
+    inner.params.push_back(cursor->first);
+    inner.params.emplace_back(cursor->second);
   }
-  query.sql += " ORDER BY " + key + dir + ", o.id" + dir + " LIMIT ? OFFSET ?";
-  query.params.insert(query.params.end(), sort->params.begin(), sort->params.end());
-  query.params.emplace_back(request.limit);
-  query.params.emplace_back(request.after.empty() ? request.offset : 0);
+  inner.sql += " ORDER BY k" + dir + ", i" + dir + " LIMIT ? OFFSET ?";
+  inner.params.emplace_back(request.limit);
+  inner.params.emplace_back(request.after.empty() ? request.offset : 0);
+  sqlite::SqlFragment query{"SELECT o.json, page.i, page.k FROM (", {}};
+  query.append(inner);
+  query.sql += ") page JOIN objects o ON o.rowid = page.r ORDER BY page.k" + dir + ", page.i" + dir;
 
   auto stmt = c.prepare_dynamic(query.sql);
   if (!stmt) return stmt.error();
