@@ -379,6 +379,54 @@ test('named shadows are separate documents of the same device', async () => {
   assert.deepEqual((await para.get(`things/${thing.id}`)).body.deviceState, {}, 'deviceState is the classic shadow');
 });
 
+test('bursts from several devices are applied in order, each update once', { timeout: 30000 }, async () => {
+  const N = 40;
+  const things = await Promise.all([1, 2, 3].map(() => createThing()));
+  const clients = [];
+  try {
+    await Promise.all(things.map(async (thing) => {
+      const name = thing.deviceDetails.thingName;
+      const files = dev.writeDeviceFiles(thing.deviceDetails);
+      const client = await dev.connect(files, { port: server.iotPort, clientId: name });
+      clients.push(client);
+      const T = (s) => dev.shadowTopic(name, s);
+      await dev.subscribe(client, [T('update/accepted'), T('update/rejected'), T('get/accepted')]);
+      const replies = [];
+      client.on('message', (topic, payload) => replies.push({ topic, body: JSON.parse(payload.toString()) }));
+      // Published back to back: the server sees them queued together.
+      const sent = [];
+      for (let i = 0; i < N; ++i) {
+        const update = { state: { reported: { n: i } }, clientToken: `t${i}` };
+        if (i === 20) update.version = 1;  // stale by then: 409 on update/rejected
+        sent.push(dev.publish(client, T('update'), update));
+        if (i === 30) sent.push(dev.publish(client, T('get'), { clientToken: 'g30' }));
+      }
+      await Promise.all(sent);
+      for (let i = 0; i < 100 && replies.length < N + 1; ++i) await sleep(50);
+      const accepted = replies.filter((r) => r.topic === T('update/accepted'));
+      const rejected = replies.filter((r) => r.topic === T('update/rejected'));
+      const got = replies.filter((r) => r.topic === T('get/accepted'));
+      assert.equal(accepted.length, N - 1, `${name}: every valid update accepted once`);
+      accepted.forEach((r, k) => {
+        const i = k < 20 ? k : k + 1;
+        assert.equal(r.body.clientToken, `t${i}`, 'accepted in the order sent');
+        assert.equal(r.body.version, k + 1, 'versions advance by one per update');
+        assert.deepEqual(r.body.state.reported, { n: i });
+      });
+      assert.equal(rejected.length, 1);
+      assert.equal(rejected[0].body.code, 409);
+      assert.equal(rejected[0].body.clientToken, 't20');
+      assert.equal(got.length, 1);
+      assert.deepEqual(got[0].body.state.reported, { n: 30 }, 'a get sees the updates sent before it');
+      const rest = (await para.get(`things/${thing.id}`)).body;
+      assert.equal(rest.deviceShadow.version, N - 1);
+      assert.deepEqual(rest.deviceShadow.state.reported, { n: N - 1 });
+    }));
+  } finally {
+    clients.forEach((c) => c.end(true));
+  }
+});
+
 test('a broker that dies is restarted and devices reconnect', { timeout: 30000 }, async () => {
   const thing = await createThing();
   const files = dev.writeDeviceFiles(thing.deviceDetails);

@@ -2,13 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 #include <functional>
+#include <unordered_set>
 
 namespace para::iot {
 namespace {
 
 constexpr int kMaxCommitAttempts = 16;
+// Requests a worker takes from its queue at once.
+constexpr std::size_t kMaxBatch = 64;
 
 std::int64_t now_seconds() {
   return static_cast<std::int64_t>(std::time(nullptr));
@@ -95,8 +99,12 @@ void ShadowService::stop() {
   if (flusher_.joinable()) flusher_.join();  // its last round writes what is left
 }
 
+std::size_t ShadowService::stripe_index(const std::string& thing) const {
+  return std::hash<std::string>{}(thing) % stripes_.size();
+}
+
 std::mutex& ShadowService::stripe_of(const std::string& thing) {
-  return stripes_[std::hash<std::string>{}(thing) % stripes_.size()];
+  return stripes_[stripe_index(thing)];
 }
 
 void ShadowService::mark_dirty(const std::string& thing, DirtyCopy copy) {
@@ -171,21 +179,49 @@ void ShadowService::enqueue(std::string_view topic, std::string_view payload) {
 }
 
 void ShadowService::work(Queue& queue) {
+  std::vector<Request> batch;
   for (;;) {
-    Request request;
+    batch.clear();
     {
       std::unique_lock lock(queue.mutex);
       queue.ready.wait(lock, [&] { return stopping_ || !queue.requests.empty(); });
       if (queue.requests.empty()) return;  // stopping, and nothing left to answer
-      request = std::move(queue.requests.front());
-      queue.requests.pop_front();
+      while (!queue.requests.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(queue.requests.front()));
+        queue.requests.pop_front();
+      }
     }
+    serve_batch(batch);
+  }
+}
+
+// Consecutive updates are applied together (one transaction, one fsync);
+// a get or delete first waits for the updates queued before it.
+void ShadowService::serve_batch(const std::vector<Request>& batch) {
+  std::vector<const Request*> updates;
+  auto flush_updates = [&] {
+    if (updates.empty()) return;
+    try {
+      serve_updates(updates);
+    } catch (const std::exception& e) {
+      for (const Request* r : updates)
+        reject(r->topic, internal_failure(e.what()));
+    }
+    updates.clear();
+  };
+  for (const Request& request : batch) {
+    if (request.topic.operation == ShadowOperation::kUpdate) {
+      updates.push_back(&request);
+      continue;
+    }
+    flush_updates();
     try {
       serve(request);
     } catch (const std::exception& e) {
       reject(request.topic, internal_failure(e.what()));
     }
   }
+  flush_updates();
 }
 
 void ShadowService::serve(const Request& request) {
@@ -202,50 +238,134 @@ void ShadowService::serve(const Request& request) {
   }
 }
 
+ShadowResult<ShadowService::Loaded> ShadowService::load(const std::string& thing,
+                                                        const std::string& shadow_name) {
+  auto row = store_.get_shadow(thing, shadow_name);
+  if (!row) return internal_failure(row.error().message);
+  Loaded loaded;
+  if (*row) {
+    loaded.row = std::move(**row);
+    loaded.expected = loaded.row.version;
+    auto decoded = shadow_from_storage(loaded.row.document);
+    if (!decoded) return internal_failure(decoded.error().message);
+    loaded.shadow = std::move(*decoded);
+    return loaded;
+  }
+  // A named shadow is created on its first update; it belongs to the thing
+  // of the classic shadow registered at provisioning.
+  if (shadow_name.empty()) return kThingNotFound;
+  auto classic = store_.get_shadow(thing, "");
+  if (!classic) return internal_failure(classic.error().message);
+  if (!*classic) return kThingNotFound;
+  loaded.row = std::move(**classic);
+  loaded.row.name = shadow_name;
+  loaded.expected = -1;
+  return loaded;
+}
+
 template <class Outcome, class Change>
 ShadowResult<Outcome> ShadowService::commit(const std::string& thing,
                                             const std::string& shadow_name, bool sync_object,
                                             Change&& change) {
   std::lock_guard serialised(stripe_of(thing));
   for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
-    auto row = store_.get_shadow(thing, shadow_name);
-    if (!row) return internal_failure(row.error().message);
-    ShadowRow next;
-    std::int64_t expected = -1;
-    Shadow current;
-    if (*row) {
-      next = std::move(**row);
-      expected = next.version;
-      auto decoded = shadow_from_storage(next.document);
-      if (!decoded) return internal_failure(decoded.error().message);
-      current = std::move(*decoded);
-    } else {
-      // A named shadow is created on its first update; it belongs to the
-      // thing of the classic shadow registered at provisioning.
-      if (shadow_name.empty()) return kThingNotFound;
-      auto classic = store_.get_shadow(thing, "");
-      if (!classic) return internal_failure(classic.error().message);
-      if (!*classic) return kThingNotFound;
-      next = std::move(**classic);
-      next.name = shadow_name;
-    }
-    const std::int64_t now = now_seconds();
-    ShadowResult<Outcome> outcome = change(current, now);
+    auto loaded = load(thing, shadow_name);
+    if (!loaded) return loaded.error();
+    ShadowResult<Outcome> outcome = change(loaded->shadow, now_seconds());
     if (!outcome) return outcome;
+    ShadowRow& next = loaded->row;
     next.document = to_storage_json(outcome->shadow);
     next.version = outcome->shadow.version();
-    WriteOp op{WriteOp::Kind::kPutShadow, {}, expected, next};
+    WriteOp op{WriteOp::Kind::kPutShadow, {}, loaded->expected, std::move(next)};
     auto outcomes = store_.write(std::span(&op, 1));
     if (!outcomes) return internal_failure(outcomes.error().message);
     if (outcomes->front() == WriteOutcome::kApplied) {
       if (sync_object && shadow_name.empty()) {
-        mark_dirty(thing, DirtyCopy{next.appid, next.object_id, outcome->shadow});
+        mark_dirty(thing, DirtyCopy{op.shadow.appid, op.shadow.object_id, outcome->shadow});
       }
       return outcome;
     }
     // Another node changed the shadow meanwhile: start over.
   }
   return internal_failure("too many concurrent writers on shadow " + thing);
+}
+
+// Several updates, of one or many things, computed in order on the stored
+// states and committed in one write. An update whose compare-and-set fails
+// (another node wrote meanwhile) is served again alone, with the updates of
+// its shadow that followed it.
+void ShadowService::serve_updates(const std::vector<const Request*>& updates) {
+  if (updates.size() == 1) return serve(*updates.front());
+  struct Step {
+    const Request* request;
+    std::string key;                      // thing/shadow name
+    ShadowResult<UpdateOutcome> outcome;  // or why it is rejected
+    std::optional<std::size_t> op;        // its write, if accepted
+  };
+  std::vector<Step> steps;
+  std::vector<WriteOp> ops;
+  Result<std::vector<WriteOutcome>> written = std::vector<WriteOutcome>();
+  {
+    // Every stripe involved, in index order (set_desired takes one at a time).
+    std::vector<std::size_t> stripes;
+    for (const Request* r : updates)
+      stripes.push_back(stripe_index(r->topic.thing_name));
+    std::sort(stripes.begin(), stripes.end());
+    stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+    std::vector<std::unique_lock<std::mutex>> locks;
+    for (std::size_t i : stripes)
+      locks.emplace_back(stripes_[i]);
+
+    std::unordered_map<std::string, ShadowResult<Loaded>> states;
+    const std::int64_t now = now_seconds();
+    for (const Request* r : updates) {
+      std::string key = r->topic.thing_name + '/' + r->topic.shadow_name;
+      auto it = states.find(key);
+      if (it == states.end()) {
+        it = states.emplace(key, load(r->topic.thing_name, r->topic.shadow_name)).first;
+      }
+      Step step{r, key, kThingNotFound, std::nullopt};
+      if (!it->second) {
+        step.outcome = it->second.error();
+      } else {
+        Loaded& state = *it->second;
+        step.outcome = apply_update(state.shadow, r->payload, now, options_.limits);
+        if (step.outcome) {
+          ShadowRow next = state.row;
+          next.document = to_storage_json(step.outcome->shadow);
+          next.version = step.outcome->shadow.version();
+          step.op = ops.size();
+          ops.push_back(WriteOp{WriteOp::Kind::kPutShadow, {}, state.expected, next});
+          state.row = std::move(next);
+          state.expected = state.row.version;
+          state.shadow = step.outcome->shadow;
+        }
+      }
+      steps.push_back(std::move(step));
+    }
+    if (!ops.empty()) written = store_.write(ops, Store::Atomicity::kEachOp);
+  }
+  std::unordered_set<std::string> conflicted;
+  for (Step& step : steps) {
+    const ShadowTopic& topic = step.request->topic;
+    if (conflicted.contains(step.key)) {
+      serve(*step.request);  // in order, after the one that conflicted
+    } else if (!written) {
+      reject(topic, step.op ? internal_failure(written.error().message) : step.outcome.error());
+    } else if (!step.op) {
+      reject(topic, step.outcome.error());
+    } else if ((*written)[*step.op] != WriteOutcome::kApplied) {
+      conflicted.insert(step.key);
+      serve(*step.request);
+    } else {
+      const WriteOp& op = ops[*step.op];
+      if (topic.shadow_name.empty()) {
+        mark_dirty(topic.thing_name,
+                   DirtyCopy{op.shadow.appid, op.shadow.object_id, step.outcome->shadow});
+      }
+      publish_update(topic.thing_name, topic.shadow_name, *step.outcome);
+    }
+  }
 }
 
 void ShadowService::serve_update(const ShadowTopic& topic, const std::string& payload) {

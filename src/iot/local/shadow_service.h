@@ -7,13 +7,13 @@
 // applied in order while different things proceed in parallel. Each request
 // is a read-modify-write of the stored shadow (iot/shadow.h does the
 // modifying) committed with compare-and-set on the shadow version, so a REST
-// write racing an MQTT update never loses either. Replies are published after
-// the commit. Within this process, requests for one thing also take a
-// per-thing lock, so compare-and-set conflicts only arise between nodes.
-// A device's changes to its classic shadow also refresh the Thing object's
-// synced copy (deviceState/deviceShadow, what lists and search return): a
-// flusher writes the latest copy of every changed thing every half second,
-// in one transaction, off the device's round trip.
+// write racing an MQTT update never loses either. A worker takes what has
+// queued up and commits consecutive updates together, in one transaction
+// (one fsync for many devices). Replies are published after the commit. Within this process,
+// requests for one thing also take a per-thing lock, so compare-and-set conflicts only arise
+// between nodes. A device's changes to its classic shadow also refresh the Thing object's synced
+// copy (deviceState/deviceShadow, what lists and search return): a flusher writes the latest copy
+// of every changed thing every half second, in one transaction, off the device's round trip.
 //
 // Thread-safety: all public methods may be called from any thread.
 // Errors: kUnavailable (broker connection down, store down), kInvalidInput
@@ -88,6 +88,8 @@ class ShadowService {
 
   void enqueue(std::string_view topic, std::string_view payload);
   void work(Queue& queue);
+  void serve_batch(const std::vector<Request>& batch);
+  void serve_updates(const std::vector<const Request*>& updates);
   void serve(const Request& request);
   void serve_update(const ShadowTopic& topic, const std::string& payload);
   void serve_get(const ShadowTopic& topic, const std::string& payload);
@@ -96,6 +98,15 @@ class ShadowService {
   void reject(const ShadowTopic& topic, const ShadowError& error);
   void publish_update(const std::string& thing, const std::string& shadow_name,
                       const UpdateOutcome& outcome);
+
+  // The stored state of one shadow, ready to change: its row, its document,
+  // and the version a compare-and-set expects (-1: no row yet).
+  struct Loaded {
+    ShadowRow row;
+    Shadow shadow;
+    std::int64_t expected = -1;
+  };
+  ShadowResult<Loaded> load(const std::string& thing, const std::string& shadow_name);
 
   // Read-modify-write of one shadow with compare-and-set. `change` computes
   // the new value from the current one. `sync_object` also stores the Thing
@@ -113,6 +124,7 @@ class ShadowService {
   void mark_dirty(const std::string& thing, DirtyCopy copy);
   void flush_copies();
   void run_flusher();
+  std::size_t stripe_index(const std::string& thing) const;
   std::mutex& stripe_of(const std::string& thing);
 
   Store& store_;
