@@ -60,6 +60,7 @@ struct Config {
   std::string iot_local_mosquitto = "/usr/sbin/mosquitto";
   std::int64_t iot_local_service_port = 0;
   std::int64_t iot_local_cert_lifetime_days = 365;
+  std::int64_t iot_local_rsa_key_pool = 4;
   std::int64_t iot_shadow_max_size = 8192;
   std::int64_t iot_shadow_workers = 16;
   std::string aws_access_key;         // empty: AWS_ACCESS_KEY_ID

@@ -1,5 +1,7 @@
 #include "crypto/certificate_authority.h"
 
+#include "crypto/key_pool.h"
+
 #include <fcntl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -1071,6 +1073,7 @@ struct CertificateAuthority::State {
   CaOptions::Clock clock;
   int max_certificate_days = 0;
   UniqueFd lock;
+  std::unique_ptr<KeyPool> rsa_keys;  // null: RSA keys are made on demand
 
   // Immutable after open().
   PkeyPtr key;
@@ -1195,6 +1198,14 @@ Result<std::unique_ptr<CertificateAuthority>> CertificateAuthority::open(
   state->revocations_path = directory / "revocations.txt";
   state->crl_number_path = directory / "crl_number";
   state->max_certificate_days = options.max_certificate_days;
+  if (options.rsa_key_pool > 0) {
+    state->rsa_keys = std::make_unique<KeyPool>(
+        [] {
+          auto key = generate_key(KeyType::kRsa2048);
+          return key ? Result<KeyPtr>(KeyPtr(key->release())) : Result<KeyPtr>(key.error());
+        },
+        options.rsa_key_pool);
+  }
   state->clock = options.clock ? std::move(options.clock)
                                : CaOptions::Clock([] { return std::chrono::system_clock::now(); });
   if (auto st = make_private_directory(directory); !st) return st.error();
@@ -1211,11 +1222,23 @@ Result<std::unique_ptr<CertificateAuthority>> CertificateAuthority::open(
   return std::unique_ptr<CertificateAuthority>(new CertificateAuthority(std::move(state)));
 }
 
+namespace {
+
+// A device's key pair: RSA from the pool when there is one.
+Result<PkeyPtr> new_device_key(KeyPool* rsa_keys, KeyType key_type) {
+  if (key_type != KeyType::kRsa2048 || !rsa_keys) return generate_key(key_type);
+  auto key = rsa_keys->take();
+  if (!key) return key.error();
+  return PkeyPtr(key->release());
+}
+
+}  // namespace
+
 Result<IssuedCertificate> CertificateAuthority::issue_device_certificate(
     std::string_view common_name, KeyType key_type, int lifetime_days) {
   if (auto st = check_device_name(common_name); !st) return st.error();
   if (auto st = check_lifetime(lifetime_days, state_->max_certificate_days); !st) return st.error();
-  auto key = generate_key(key_type);
+  auto key = new_device_key(state_->rsa_keys.get(), key_type);
   if (!key) return key.error();
   CertificateSpec spec{Profile::kClient, std::string(common_name), key->get(), {}, {}, nullptr};
   auto cert = state_->sign(std::move(spec), lifetime_days);

@@ -41,6 +41,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -81,6 +82,9 @@ struct CaOptions {
   int max_certificate_days = 3650;
   // Time source; tests move it forward. Empty means the system clock.
   Clock clock;
+  // RSA-2048 device keys kept ready in memory, made by a low-priority
+  // thread after the first RSA request (crypto/key_pool.h); 0: none.
+  std::size_t rsa_key_pool = 0;
 };
 
 inline constexpr int kDefaultDeviceCertificateDays = 365;

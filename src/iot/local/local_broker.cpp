@@ -66,7 +66,9 @@ Status LocalBroker::start() {
 Status LocalBroker::start_components() {
   const fs::path root = fs::path(config_.data_dir) / "iot";
   const fs::path broker_dir = root / "broker";
-  auto ca = crypto::CertificateAuthority::open(root / "ca");
+  crypto::CaOptions ca_options;
+  ca_options.rsa_key_pool = static_cast<std::size_t>(config_.iot_local_rsa_key_pool);
+  auto ca = crypto::CertificateAuthority::open(root / "ca", std::move(ca_options));
   if (!ca) return ca.error();
   ca_ = std::move(*ca);
   std::error_code ec;

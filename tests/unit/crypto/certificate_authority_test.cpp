@@ -566,6 +566,28 @@ TEST_F(CertificateAuthorityTest, IssuesRsaDeviceCertificate) {
   EXPECT_EQ(verify_now(cert.get(), *ca, crl.get()), X509_V_OK);
 }
 
+// With a key pool, RSA devices get keys made ahead: each one new, each one
+// matching its certificate.
+TEST_F(CertificateAuthorityTest, PooledRsaKeysMatchTheirCertificates) {
+  CaOptions o = options();
+  o.rsa_key_pool = 2;
+  auto ca = open_ca(std::move(o));
+  std::set<std::string> keys;
+  for (int i = 0; i < 4; ++i) {
+    IssuedCertificate issued = issue(*ca, "rsa-" + std::to_string(i), KeyType::kRsa2048);
+    X509Ptr cert = parse_cert(issued.certificate_pem);
+    PkeyPtr key = parse_key(issued.private_key_pem);
+    ASSERT_TRUE(cert && key);
+    EXPECT_TRUE(EVP_PKEY_is_a(key.get(), "RSA"));
+    EXPECT_EQ(EVP_PKEY_get_bits(key.get()), 2048);
+    EXPECT_EQ(X509_check_private_key(cert.get(), key.get()), 1);
+    EXPECT_TRUE(keys.insert(issued.private_key_pem).second) << "a key was handed out twice";
+  }
+  // EC keys never come from the RSA pool.
+  IssuedCertificate ec = issue(*ca, "ec-thing");
+  EXPECT_TRUE(EVP_PKEY_is_a(parse_key(ec.private_key_pem).get(), "EC"));
+}
+
 TEST_F(CertificateAuthorityTest, EveryCertificateIsNew) {
   auto ca = open_ca();
   std::set<std::string> serials, ids, keys;
