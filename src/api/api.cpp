@@ -235,9 +235,16 @@ struct Api::Impl {
     auto params = build_search(querytype, call.target, config, request_line);
     if (!params) return params.error();
     params->request.type = std::move(type);
+    // Without a field selection the store's copy of each object as clients
+    // see it is the answer.
+    params->request.client_json = call.select.empty();
     auto result = objects.search(call.app(), params->request);
     if (!result) return result.error();
     std::string body = "{\"items\":[";
+    for (std::size_t i = 0; i < result->client_json.size(); ++i) {
+      if (i) body.push_back(',');
+      body += result->client_json[i];
+    }
     for (std::size_t i = 0; i < result->items.size(); ++i) {
       if (i) body.push_back(',');
       append_client_json(body, result->items[i], call.select);

@@ -208,7 +208,10 @@ std::string object_uri(const ParaObject& object) {
   return uri;
 }
 
-void append_client_json(std::string& out, const ParaObject& o, const FieldSelection& select) {
+namespace {
+
+void append_client_fields(std::string& out, const ParaObject& o, const FieldSelection& select,
+                          bool with_extras) {
   const TypeSchema* schema = find_core_type(o.type);
   bool first = true;
   out.push_back('{');
@@ -228,6 +231,7 @@ void append_client_json(std::string& out, const ParaObject& o, const FieldSelect
     append_json(out, v);
   }
   for (const auto* extra : {&o.properties, &o.response_extras}) {
+    if (extra == &o.response_extras && !with_extras) break;
     for (const auto& [k, v] : *extra) {
       if (!select.allows(k)) continue;
       append_key(out, first, k);
@@ -235,6 +239,18 @@ void append_client_json(std::string& out, const ParaObject& o, const FieldSelect
     }
   }
   out.push_back('}');
+}
+
+}  // namespace
+
+void append_client_json(std::string& out, const ParaObject& o, const FieldSelection& select) {
+  append_client_fields(out, o, select, true);
+}
+
+std::string to_stored_client_json(const ParaObject& object) {
+  std::string out;
+  append_client_fields(out, object, {}, false);
+  return out;
 }
 
 std::string to_client_json(const ParaObject& object, const FieldSelection& select) {

@@ -72,6 +72,9 @@ Status apply_patch(ParaObject& object, const json::object& body);
 void append_client_json(std::string& out, const ParaObject& object,
                         const FieldSelection& select = {});
 std::string to_client_json(const ParaObject& object, const FieldSelection& select = {});
+// Client JSON without the response extras: what a store may keep so that
+// listings copy objects out instead of rendering each one.
+std::string to_stored_client_json(const ParaObject& object);
 
 // Storage JSON: every field, properties nested, response extras dropped.
 std::string to_storage_json(const ParaObject& object);

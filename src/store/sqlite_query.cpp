@@ -172,7 +172,7 @@ class Translator {
       all.sql += " AND p.type = ?";
       all.params.emplace_back(std::string(type_));
     }
-    return {std::move(table), std::move(all), may_repeat};
+    return {std::move(table), std::move(all), may_repeat, {}};
   }
 
   // Applies `cond` to every value of `field`. `single` says that one object
@@ -194,7 +194,9 @@ class Translator {
   Match equals(const Field& field, const std::string& text) const {
     if (field.kind == FieldKind::kCommon && field.name == "tags") {
       // Tags are stored once per object (case-sensitive): no repeats.
-      return from_postings(postings("object_tags", {"p.tag = ?", {text}}, false));
+      Postings tagged = postings("object_tags", {"p.tag = ?", {text}}, false);
+      tagged.counts_table = "object_tag_counts";
+      return from_postings(std::move(tagged));
     }
     // Columns have one type each: compare as that type only, so the
     // comparison can use an index.

@@ -47,6 +47,9 @@ struct Postings {
   std::string table;  // object_tags or object_props
   SqlFragment where;  // on alias p; the app and the type included
   bool may_repeat;    // one object can match through several rows
+  // A table with the columns `where` uses and `n`, the number of postings
+  // with those values, so that sum(n) counts the matches; empty: none.
+  std::string counts_table;
 };
 
 // The postings of `query` in app `appid` (and `type`, unless empty), or

@@ -150,10 +150,12 @@ INSERT INTO object_props (obj, appid, key, value)
 )sql",
     // The tag and property indexes carry each object's app, type, timestamp
     // and id, and hold each value once per object, so a one-condition search
-    // counts and pages from the index alone; the name index likewise. Each
-    // app's object count per type is kept, so an unfiltered listing does not
-    // count rows. One trigger per event keeps every index in the write's
-    // transaction.
+    // counts and pages from the index alone; the name indexes (with and
+    // without the type first) likewise. One trigger per event keeps every
+    // index in the write's transaction; so are the counts of objects per app
+    // and type, and per app, tag and type, so that an unfiltered listing or
+    // one tag does not count rows. Each row also keeps the object as clients
+    // see it, so a page of results is copied out rather than re-rendered.
     R"sql(
 DROP TRIGGER objects_after_insert;
 DROP TRIGGER objects_after_update;
@@ -164,7 +166,10 @@ DROP TRIGGER objects_props_after_delete;
 DROP TABLE object_tags;
 DROP TABLE object_props;
 DROP INDEX objects_by_name;
+ALTER TABLE objects ADD COLUMN client_json TEXT;
+UPDATE objects SET client_json = para_client_json(json);
 CREATE INDEX objects_by_name ON objects (appid, name, type, timestamp, id);
+CREATE INDEX objects_by_type_name ON objects (appid, type, name, timestamp, id);
 CREATE TABLE object_tags (
   obj       INTEGER NOT NULL,
   appid     TEXT NOT NULL,
@@ -198,7 +203,7 @@ CREATE TRIGGER objects_after_insert AFTER INSERT ON objects BEGIN
   INSERT INTO object_counts (appid, type, n) VALUES (new.appid, new.type, 1)
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER objects_after_update AFTER UPDATE ON objects BEGIN
+CREATE TRIGGER objects_after_update AFTER UPDATE OF json ON objects BEGIN
 )sql" + std::string(kUnindexOldRow) +
         std::string(kIndexNewRow) +
         R"sql(
@@ -226,6 +231,25 @@ INSERT INTO object_props (obj, appid, type, key, value, timestamp, id)
   WHERE k IS NOT NULL;
 INSERT INTO object_counts (appid, type, n)
   SELECT appid, type, count(*) FROM objects GROUP BY appid, type;
+CREATE TABLE object_tag_counts (
+  appid TEXT NOT NULL,
+  tag   TEXT NOT NULL,
+  type  TEXT NOT NULL,
+  n     INTEGER NOT NULL,
+  PRIMARY KEY (appid, tag, type)
+) WITHOUT ROWID;
+INSERT INTO object_tag_counts (appid, tag, type, n)
+  SELECT appid, tag, type, count(*) FROM object_tags GROUP BY appid, tag, type;
+CREATE TRIGGER object_tags_after_insert AFTER INSERT ON object_tags BEGIN
+  INSERT INTO object_tag_counts (appid, tag, type, n) VALUES (new.appid, new.tag, new.type, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER object_tags_after_delete AFTER DELETE ON object_tags BEGIN
+  UPDATE object_tag_counts SET n = n - 1
+    WHERE appid = old.appid AND tag = old.tag AND type = old.type;
+  DELETE FROM object_tag_counts
+    WHERE appid = old.appid AND tag = old.tag AND type = old.type AND n <= 0;
+END;
 )sql",
 };
 const int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -233,15 +257,17 @@ const int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 constexpr const char* kSelectOne = "SELECT json FROM objects WHERE appid = ?1 AND id = ?2";
 constexpr const char* kInsert =
     "INSERT INTO objects (appid, id, type, name, parentid, creatorid, timestamp, updated, "
-    "version, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING";
+    "version, json, client_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12) "
+    "ON CONFLICT DO NOTHING";
 constexpr const char* kUpsert =
     "INSERT INTO objects (appid, id, type, name, parentid, creatorid, timestamp, updated, "
-    "version, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+    "version, json, client_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12) "
     "ON CONFLICT (appid, id) DO UPDATE SET type = ?3, name = ?4, parentid = ?5, "
-    "creatorid = ?6, timestamp = ?7, updated = ?8, version = ?9, json = ?10";
+    "creatorid = ?6, timestamp = ?7, updated = ?8, version = ?9, json = ?10, client_json = ?12";
 constexpr const char* kReplaceIfVersion =
     "UPDATE objects SET type = ?3, name = ?4, parentid = ?5, creatorid = ?6, timestamp = ?7, "
-    "updated = ?8, version = ?9, json = ?10 WHERE appid = ?1 AND id = ?2 AND version = ?11";
+    "updated = ?8, version = ?9, json = ?10, client_json = ?12 "
+    "WHERE appid = ?1 AND id = ?2 AND version = ?11";
 constexpr const char* kExists = "SELECT 1 FROM objects WHERE appid = ?1 AND id = ?2";
 constexpr const char* kDelete = "DELETE FROM objects WHERE appid = ?1 AND id = ?2";
 constexpr const char* kDeletePartition = "DELETE FROM objects WHERE appid = ?1";
@@ -354,13 +380,31 @@ void sql_prop_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
   sqlite3_result_text(ctx, key->data(), static_cast<int>(key->size()), SQLITE_TRANSIENT);
 }
 
+void sql_client_json(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* json = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  auto object = json ? object_from_storage(json) : Result<ParaObject>(internal_error("NULL"));
+  if (!object) return sqlite3_result_null(ctx);
+  std::string text = to_stored_client_json(*object);
+  sqlite3_result_text(ctx, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
 // The SQL functions the schema's triggers and the search queries use.
 void register_functions(sqlite3* db) {
   const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
   sqlite3_create_function(db, "para_text", 1, flags, nullptr, sql_para_text, nullptr, nullptr);
   sqlite3_create_function(db, "para_prop_key", 2, flags, nullptr, sql_prop_key, nullptr, nullptr);
+  sqlite3_create_function(db, "para_client_json", 1, flags, nullptr, sql_client_json, nullptr,
+                          nullptr);
   sqlite3_create_function(db, "para_distance_km", 3, flags, nullptr, sql_distance_km, nullptr,
                           nullptr);
+}
+
+// Process-wide SQLite settings, before the first connection: no memory
+// statistics, whose global mutex every allocation of every connection would
+// otherwise take.
+void configure_sqlite_library() {
+  static std::once_flag once;
+  std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 }
 
 class Connection {
@@ -590,7 +634,8 @@ class SqliteStore final : public Store {
     return std::optional<ParaObject>(std::move(*object));
   }
 
-  static void bind_object(Statement& s, const ParaObject& o, const std::string& json) {
+  static void bind_object(Statement& s, const ParaObject& o, const std::string& json,
+                          const std::string& client_json) {
     s.bind(1, o.appid);
     s.bind(2, o.id);
     s.bind(3, o.type);
@@ -601,6 +646,7 @@ class SqliteStore final : public Store {
     s.bind(8, o.updated);
     s.bind(9, o.version);
     s.bind(10, json);
+    s.bind(12, client_json);
   }
 
   static Result<WriteOutcome> apply(Connection& c, const WriteOp& op) {
@@ -635,13 +681,14 @@ class SqliteStore final : public Store {
       return !one || sqlite3_changes(c.handle()) ? WriteOutcome::kApplied : WriteOutcome::kMissing;
     }
     const std::string json = to_storage_json(o);
+    const std::string client_json = to_stored_client_json(o);
     const char* sql = op.kind == WriteOp::Kind::kInsert   ? kInsert
                       : op.kind == WriteOp::Kind::kUpsert ? kUpsert
                                                           : kReplaceIfVersion;
     {
       auto stmt = c.prepare(sql);
       if (!stmt) return stmt.error();
-      bind_object(*stmt, o, json);
+      bind_object(*stmt, o, json, client_json);
       if (op.kind == WriteOp::Kind::kReplaceIfVersion) stmt->bind(11, op.expected_version);
       if (int rc = stmt->step(); rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "write");
     }
@@ -836,6 +883,7 @@ sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r)
 // of that index (alias p), which hold all a count or a page needs.
 struct MatchSource {
   sqlite::SqlFragment from_where;  // " FROM ... WHERE ..."
+  sqlite::SqlFragment counted;     // " FROM <counts table> WHERE ...", if there is one
   std::string rowid;               // the object's rowid
   sqlite::SqlFragment key;         // the sort value, never NULL
   std::string id;
@@ -847,11 +895,16 @@ Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r)
   if (by_timestamp && !r.near) {
     if (auto postings = sqlite::postings(r.query, appid, r.type)) {
       MatchSource s{{" FROM " + postings->table + " p WHERE ", {}},
+                    {},
                     "p.obj",
                     {"p.timestamp", {}},
                     "p.id",
                     postings->may_repeat};
       s.from_where.append(postings->where);
+      if (!postings->counts_table.empty() && r.exclude_ids.empty()) {
+        s.counted = {" FROM " + postings->counts_table + " p WHERE ", {}};
+        s.counted.append(postings->where);
+      }
       exclude_ids(s.from_where, r, "p.id");
       return s;
     }
@@ -861,11 +914,11 @@ Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r)
   // Columns are never NULL, so a column sort can follow an index; a JSON
   // field may be absent and sorts as ''.
   if (!sort->sql.starts_with("o.")) sort->sql = "ifnull(" + sort->sql + ", '')";
-  return MatchSource{search_scope(appid, r), "o.rowid", std::move(*sort), "o.id"};
+  return MatchSource{search_scope(appid, r), {}, "o.rowid", std::move(*sort), "o.id"};
 }
 
-// How many objects match: from the per-type counts when nothing filters,
-// else from the source.
+// How many objects match: from kept counts when nothing filters or one tag
+// does, else by counting the source's rows.
 Result<std::int64_t> count_matches(Connection& c, std::string_view appid, const SearchRequest& r,
                                    const MatchSource& source) {
   sqlite::SqlFragment count;
@@ -875,6 +928,9 @@ Result<std::int64_t> count_matches(Connection& c, std::string_view appid, const 
       count.sql += " AND type = ?";
       count.params.emplace_back(r.type);
     }
+  } else if (!source.counted.sql.empty()) {
+    count.sql = "SELECT coalesce(sum(p.n), 0)";
+    count.append(source.counted);
   } else {
     count.sql = source.distinct ? "SELECT count(DISTINCT " + source.rowid + ")" : "SELECT count(*)";
     count.append(source.from_where);
@@ -924,12 +980,12 @@ Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchReque
   auto reader = borrow_reader();
   Connection& c = *reader.conn;
   SearchPage page;
-  if (auto total = count_matches(c, appid, request, *source); !total) {
-    return total.error();
-  } else {
+  if (request.count_only || request.limit <= 0) {
+    auto total = count_matches(c, appid, request, *source);
+    if (!total) return total.error();
     page.total = *total;
+    return page;
   }
-  if (request.count_only || request.limit <= 0) return page;
 
   // A page in two steps: the rowids of the page, in order, from whatever
   // index finds the matches; then only those rows' JSON. Ties in the sort
@@ -953,7 +1009,10 @@ Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchReque
   inner.sql += " ORDER BY k" + dir + ", i" + dir + " LIMIT ? OFFSET ?";
   inner.params.emplace_back(request.limit);
   inner.params.emplace_back(request.after.empty() ? request.offset : 0);
-  sqlite::SqlFragment query{"SELECT o.json, page.i, page.k FROM (", {}};
+  // Clients' JSON as stored; for rows written before it was, made here.
+  const char* column =
+      request.client_json ? "coalesce(o.client_json, para_client_json(o.json))" : "o.json";
+  sqlite::SqlFragment query{std::string("SELECT ") + column + ", page.i, page.k FROM (", {}};
   query.append(inner);
   query.sql += ") page JOIN objects o ON o.rowid = page.r ORDER BY page.k" + dir + ", page.i" + dir;
 
@@ -964,14 +1023,28 @@ Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchReque
   std::string last_id;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
-    auto object = object_from_storage(stmt->text(0));
-    if (!object) return object.error();
-    page.items.push_back(std::move(*object));
+    if (request.client_json) {
+      page.client_json.emplace_back(stmt->text(0));
+    } else {
+      auto object = object_from_storage(stmt->text(0));
+      if (!object) return object.error();
+      page.items.push_back(std::move(*object));
+    }
     last_id = stmt->text(1);
     last_value = stmt->value(2);
   }
   if (rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "search");
-  if (!page.items.empty()) page.last_key = encode_cursor(last_value, last_id);
+  if (!last_id.empty()) page.last_key = encode_cursor(last_value, last_id);
+  // A first page that is not full holds every match: no need to count.
+  const std::int64_t returned =
+      static_cast<std::int64_t>(page.items.size() + page.client_json.size());
+  if (request.after.empty() && request.offset == 0 && returned < request.limit) {
+    page.total = returned;
+    return page;
+  }
+  auto total = count_matches(c, appid, request, *source);
+  if (!total) return total.error();
+  page.total = *total;
   return page;
 }
 
@@ -983,6 +1056,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
   if (ec)
     return unavailable("Cannot create data directory " + options.data_dir + ": " + ec.message());
   const std::string path = (std::filesystem::path(options.data_dir) / "para.db").string();
+  configure_sqlite_library();
   auto writer = Connection::open(path, options.sync_full);
   if (!writer) return writer.error();
   if (auto st = migrate(**writer); !st) return st.error();

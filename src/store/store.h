@@ -97,14 +97,16 @@ struct SearchRequest {
   bool descending = true;
   std::int64_t limit = 30;
   std::int64_t offset = 0;
-  std::string after;        // a last_key from a previous page
-  bool count_only = false;  // only `total`
+  std::string after;         // a last_key from a previous page
+  bool count_only = false;   // only `total`
+  bool client_json = false;  // the page as clients' JSON (client_json), not items
 };
 
 struct SearchPage {
   std::vector<ParaObject> items;
-  std::int64_t total = 0;  // matches of the request, ignoring limit, offset and after
-  std::string last_key;    // pass as `after` for the page after this one; empty at the end
+  std::vector<std::string> client_json;  // instead of items, if the request asked so
+  std::int64_t total = 0;                // matches of the request, ignoring limit, offset and after
+  std::string last_key;  // pass as `after` for the page after this one; empty at the end
 };
 
 struct StoreOptions {

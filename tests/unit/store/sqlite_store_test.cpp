@@ -213,6 +213,35 @@ TEST_F(StoreTest, IndexOnlySearchesAgreeWithTheGeneralTranslation) {
   EXPECT_EQ(ids("a", "n:5"), (Ids{"1", "3"}));
 }
 
+TEST_F(StoreTest, TagCountsFollowEveryWrite) {
+  auto total = [&](std::string type, const char* q = "tags:x") {
+    SearchRequest r;
+    r.type = std::move(type);
+    r.query = search::parse_query(q).value();
+    r.count_only = true;
+    auto page = store_->search("a", r);
+    EXPECT_TRUE(page);
+    return page ? page->total : -1;
+  };
+  put(object("a", "1", R"({"tags":["x","y","x"]})"));
+  put(object("a", "2", R"({"tags":["x"]})"));
+  put(object("a", "3", R"({"type":"pen","tags":["x"]})"));
+  put(object("b", "4", R"({"tags":["x"]})"));
+  EXPECT_EQ(total("book"), 2);
+  EXPECT_EQ(total(""), 3);
+  EXPECT_EQ(total("", "tags:y"), 1);
+  put(object("a", "1", R"({"tags":["y"]})"));  // x removed
+  EXPECT_EQ(total("book"), 1);
+  put(object("a", "2", R"({"type":"pen","tags":["x"]})"));  // retyped
+  EXPECT_EQ(total("book"), 0);
+  EXPECT_EQ(total("pen"), 2);
+  ParaObject gone = object("a", "3");
+  put(gone, WriteOp::Kind::kDelete);
+  EXPECT_EQ(total("pen"), 1);
+  EXPECT_EQ(total(""), 1);
+  EXPECT_EQ(total("", "tags:nothing"), 0);
+}
+
 TEST(SqliteQuery, OnlyOneIndexedConditionHasPostings) {
   auto postings = [](const char* q) {
     return sqlite::postings(search::parse_query(q).value(), "app", "book");
