@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   for (const auto& warning : config->warnings)
     spdlog::warn("config: {}", warning);
 
-  auto store = para::open_sqlite_store({config->data_dir, config->sqlite_synchronous == "full"});
+  auto store = para::open_sqlite_store({config->data_dir, config->sqlite_synchronous == "full",
+                                        static_cast<int>(config->sqlite_cache_mb)});
   if (!store) {
     spdlog::critical("cannot open the store: {}", store.error().message);
     return 1;

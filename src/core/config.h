@@ -50,6 +50,7 @@ struct Config {
   // Storage
   std::string data_dir = "./data";
   std::string sqlite_synchronous = "full";
+  std::int64_t sqlite_cache_mb = 16;
 
   // IoT
   std::string iot_default_broker = "local";

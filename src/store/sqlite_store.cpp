@@ -409,7 +409,8 @@ void configure_sqlite_library() {
 
 class Connection {
  public:
-  static Result<std::unique_ptr<Connection>> open(const std::string& path, bool sync_full) {
+  static Result<std::unique_ptr<Connection>> open(const std::string& path,
+                                                  const StoreOptions& options) {
     sqlite3* db = nullptr;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
@@ -418,7 +419,8 @@ class Connection {
     sqlite3_busy_timeout(db, 10000);
     register_functions(db);
     std::string pragmas = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; ";
-    pragmas += sync_full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
+    pragmas += options.sync_full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
+    pragmas += " PRAGMA cache_size = -" + std::to_string(std::max(1, options.cache_mb) * 1024) + ";";
     if (auto st = conn->exec(pragmas); !st) return st.error();
     return conn;
   }
@@ -1057,14 +1059,14 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
     return unavailable("Cannot create data directory " + options.data_dir + ": " + ec.message());
   const std::string path = (std::filesystem::path(options.data_dir) / "para.db").string();
   configure_sqlite_library();
-  auto writer = Connection::open(path, options.sync_full);
+  auto writer = Connection::open(path, options);
   if (!writer) return writer.error();
   if (auto st = migrate(**writer); !st) return st.error();
   (void)(*writer)->exec(kAnalyze);
   std::vector<std::unique_ptr<Connection>> readers;
   const unsigned count = std::max(4u, 2 * std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) {
-    auto reader = Connection::open(path, options.sync_full);
+    auto reader = Connection::open(path, options);
     if (!reader) return reader.error();
     readers.push_back(std::move(*reader));
   }

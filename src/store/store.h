@@ -112,6 +112,7 @@ struct SearchPage {
 struct StoreOptions {
   std::string data_dir;   // created if missing
   bool sync_full = true;  // fsync every commit (survives power loss)
+  int cache_mb = 16;      // page cache of each connection (the writer and every reader)
 };
 
 class Store {
