@@ -144,13 +144,6 @@ Match plain(SqlFragment sql) {
   return {std::move(sql), std::nullopt};
 }
 
-Match from_postings(Postings p) {
-  SqlFragment sql{"o.rowid IN (SELECT p.obj FROM " + p.table + " p WHERE ", {}};
-  sql.append(p.where);
-  sql.sql += ")";
-  return {std::move(sql), std::move(p)};
-}
-
 // Turns one query into SQL for one app (and one type, if given). Fields map
 // to where their values are: a column, a fixed JSON path (votes, stored...),
 // the tag index, or the property index (every custom field and declared
@@ -158,18 +151,35 @@ Match from_postings(Postings p) {
 // the type, so their index alone narrows the matches.
 class Translator {
  public:
-  Translator(std::string_view appid, std::string_view type) : appid_(appid), type_(type) {}
+  // `alias` names the index table in the postings' conditions. Unscoped
+  // postings leave out the app and the type: for checks of rows of an
+  // object already found, through the (obj, ...) indexes alone.
+  Translator(std::string_view appid, std::string_view type, std::string alias = "p",
+             bool scoped = true)
+      : appid_(appid), type_(type), alias_(std::move(alias)), scoped_(scoped) {}
 
   Match translate(const search::Query& query) const {
     return std::visit([this](const auto& q) { return leaf(q); }, query);
   }
 
  private:
+  // `alias_` + "." + column.
+  std::string col(std::string_view column) const { return alias_ + "." + std::string(column); }
+
+  Match from_postings(Postings p) const {
+    SqlFragment sql{
+        "o.rowid IN (SELECT " + col("obj") + " FROM " + p.table + " " + alias_ + " WHERE ", {}};
+    sql.append(p.where);
+    sql.sql += ")";
+    return {std::move(sql), std::move(p)};
+  }
+
   Postings postings(std::string table, SqlFragment where, bool may_repeat) const {
-    SqlFragment all{"p.appid = ? AND ", {std::string(appid_)}};
+    if (!scoped_) return {std::move(table), std::move(where), may_repeat, {}};
+    SqlFragment all{col("appid") + " = ? AND ", {std::string(appid_)}};
     all.append(where);
     if (!type_.empty()) {
-      all.sql += " AND p.type = ?";
+      all.sql += " AND " + col("type") + " = ?";
       all.params.emplace_back(std::string(type_));
     }
     return {std::move(table), std::move(all), may_repeat, {}};
@@ -186,15 +196,15 @@ class Translator {
       out.params.insert(out.params.end(), inner.params.begin(), inner.params.end());
       return plain(std::move(out));
     }
-    SqlFragment where{"p.key = ? AND ", {field.name}};
-    where.append(cond("p.value"));
+    SqlFragment where{col("key") + " = ? AND ", {field.name}};
+    where.append(cond(col("value")));
     return from_postings(postings("object_props", std::move(where), !single));
   }
 
   Match equals(const Field& field, const std::string& text) const {
     if (field.kind == FieldKind::kCommon && field.name == "tags") {
       // Tags are stored once per object (case-sensitive): no repeats.
-      Postings tagged = postings("object_tags", {"p.tag = ?", {text}}, false);
+      Postings tagged = postings("object_tags", {col("tag") + " = ?", {text}}, false);
       tagged.counts_table = "object_tag_counts";
       return from_postings(std::move(tagged));
     }
@@ -294,8 +304,10 @@ class Translator {
 
   Match leaf(const search::Boolean& b) const {
     std::vector<SqlFragment> must, should, must_not;
+    std::vector<std::pair<search::Occur, Match>> translated;
     for (const auto& clause : b.clauses) {
-      SqlFragment f = translate(clause.query).sql;
+      translated.emplace_back(clause.occur, translate(clause.query));
+      SqlFragment f = translated.back().second.sql;
       switch (clause.occur) {
         case search::Occur::kMust:
           must.push_back(std::move(f));
@@ -316,11 +328,44 @@ class Translator {
       all.push_back(std::move(f));
     }
     if (all.empty()) return plain({"1", {}});
-    return plain(join(all, " AND "));
+    return {join(all, " AND "), conjunction_postings(b, translated)};
+  }
+
+  // A conjunction whose required and prohibited clauses are all answered by
+  // postings: the first required clause that matches an object through one
+  // row at most (else the first) drives, and the others are checked per
+  // driving row through the rows of its object (object_*_by_obj).
+  std::optional<Postings> conjunction_postings(
+      const search::Boolean& b, const std::vector<std::pair<search::Occur, Match>>& clauses) const {
+    std::optional<std::size_t> driver;
+    for (std::size_t i = 0; i < clauses.size(); ++i) {
+      const auto& [occur, match] = clauses[i];
+      if (occur == search::Occur::kShould) continue;
+      if (!match.postings) return std::nullopt;
+      if (occur != search::Occur::kMust) continue;
+      if (!driver || (clauses[*driver].second.postings->may_repeat && !match.postings->may_repeat))
+        driver = i;
+    }
+    if (!driver) return std::nullopt;
+    Postings out = *clauses[*driver].second.postings;
+    out.counts_table.clear();  // the counts are of the driver alone
+    const Translator other(appid_, type_, alias_ + "q", false);
+    for (std::size_t i = 0; i < clauses.size(); ++i) {
+      if (i == *driver || clauses[i].first == search::Occur::kShould) continue;
+      Postings check = *other.translate(b.clauses[i].query).postings;
+      out.where.sql += clauses[i].first == search::Occur::kMustNot ? " AND NOT " : " AND ";
+      out.where.sql += "EXISTS (SELECT 1 FROM " + check.table + " " + other.alias_ + " WHERE " +
+                       other.col("obj") + " = " + col("obj") + " AND ";
+      out.where.append(check.where);
+      out.where.sql += ")";
+    }
+    return out;
   }
 
   std::string_view appid_;
   std::string_view type_;
+  std::string alias_;
+  bool scoped_;
 };
 
 void collect_text(const json::value& v, std::string& out) {

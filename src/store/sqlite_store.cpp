@@ -179,7 +179,7 @@ CREATE TABLE object_tags (
   id        TEXT NOT NULL
 );
 CREATE INDEX object_tags_by_tag ON object_tags (appid, tag, type, timestamp, id, obj);
-CREATE INDEX object_tags_by_obj ON object_tags (obj);
+CREATE INDEX object_tags_by_obj ON object_tags (obj, tag);
 CREATE TABLE object_props (
   obj       INTEGER NOT NULL,
   appid     TEXT NOT NULL,
@@ -190,7 +190,7 @@ CREATE TABLE object_props (
   id        TEXT NOT NULL
 );
 CREATE INDEX object_props_by_value ON object_props (appid, key, value, type, timestamp, id, obj);
-CREATE INDEX object_props_by_obj ON object_props (obj);
+CREATE INDEX object_props_by_obj ON object_props (obj, key, value);
 CREATE TABLE object_counts (
   appid TEXT NOT NULL,
   type  TEXT NOT NULL,
@@ -420,7 +420,8 @@ class Connection {
     register_functions(db);
     std::string pragmas = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; ";
     pragmas += options.sync_full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
-    pragmas += " PRAGMA cache_size = -" + std::to_string(std::max(1, options.cache_mb) * 1024) + ";";
+    pragmas +=
+        " PRAGMA cache_size = -" + std::to_string(std::max(1, options.cache_mb) * 1024) + ";";
     if (auto st = conn->exec(pragmas); !st) return st.error();
     return conn;
   }

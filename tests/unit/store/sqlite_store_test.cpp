@@ -182,10 +182,28 @@ TEST_F(StoreTest, IndexOnlySearchesAgreeWithTheGeneralTranslation) {
   put(object("a", "4", R"({"tags":["z"],"n":"five"})"));
   put(object("b", "5", R"({"tags":["x"],"color":"red","n":5,"t":"abc"})"));
   const std::pair<const char*, const char*> cases[] = {
-      {"tags:x", ""}, {"tags:x", "book"},  {"tags:y", "pen"},  {"color:red", ""},
-      {"n:5", ""},    {"n:5", "book"},     {"n:[5 TO 7]", ""}, {"n:{5 TO *]", "book"},
-      {"t:ab*", ""},  {"color:*", ""},     {"color:r?d", ""},  {"tags:nothing", ""},
-      {"n:five", ""}, {"color:RED", "pen"}};
+      {"tags:x", ""},
+      {"tags:x", "book"},
+      {"tags:y", "pen"},
+      {"color:red", ""},
+      {"n:5", ""},
+      {"n:5", "book"},
+      {"n:[5 TO 7]", ""},
+      {"n:{5 TO *]", "book"},
+      {"t:ab*", ""},
+      {"color:*", ""},
+      {"color:r?d", ""},
+      {"tags:nothing", ""},
+      {"n:five", ""},
+      {"color:RED", "pen"},
+      // Conjunctions of indexed conditions: one drives, the others filter.
+      {"tags:x AND color:red", ""},
+      {"tags:x AND -tags:y", ""},
+      {"n:[5 TO 7] AND tags:x", ""},
+      {"color:red AND n:5", "book"},
+      {"+tags:x +t:ab* -color:blue", ""},
+      {"tags:x AND (tags:y AND n:5)", ""},
+      {"tags:x AND tags:nothing", ""}};
   for (const auto& [q, type] : cases) {
     SCOPED_TRACE(std::string(q) + " type=" + type);
     ASSERT_TRUE(sqlite::postings(search::parse_query(q).value(), "a", type));
@@ -254,10 +272,18 @@ TEST(SqliteQuery, OnlyOneIndexedConditionHasPostings) {
   EXPECT_TRUE(postings("n:5")->may_repeat) << "a number also matches its text twin";
   EXPECT_TRUE(postings("t:ab*")->may_repeat);
   EXPECT_TRUE(postings("n:[1 TO 2]")->may_repeat);
-  for (const char* q : {"name:x", "id:1", "word", "\"a phrase\"", "tags:x AND tags:y", "*",
-                        "-tags:x", "timestamp:[1 TO 2]"}) {
+  for (const char* q :
+       {"name:x", "id:1", "word", "\"a phrase\"", "tags:x OR tags:y", "*", "-tags:x",
+        "timestamp:[1 TO 2]", "tags:x AND name:y", "tags:x AND NOT word"}) {
     EXPECT_FALSE(postings(q)) << q;
   }
+  // A conjunction is driven by a clause that cannot repeat, and has no kept count.
+  auto both = postings("n:5 AND tags:x");
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->table, "object_tags");
+  EXPECT_FALSE(both->may_repeat);
+  EXPECT_TRUE(both->counts_table.empty());
+  EXPECT_EQ(postings("tags:x")->counts_table, "object_tag_counts");
   // The app and the type are bound parameters, never SQL text.
   auto p = sqlite::postings(search::parse_query("tags:x").value(), "app'--", "bo\"ok");
   ASSERT_TRUE(p);
