@@ -400,14 +400,19 @@ void SqlFragment::append(const SqlFragment& other) {
   params.insert(params.end(), other.params.begin(), other.params.end());
 }
 
+Translation translate(const search::Query& query, std::string_view appid, std::string_view type) {
+  Match match = Translator(appid, type).translate(query);
+  return {std::move(match.sql), std::move(match.postings)};
+}
+
 SqlFragment where_clause(const search::Query& query, std::string_view appid,
                          std::string_view type) {
-  return Translator(appid, type).translate(query).sql;
+  return translate(query, appid, type).where;
 }
 
 std::optional<Postings> postings(const search::Query& query, std::string_view appid,
                                  std::string_view type) {
-  return Translator(appid, type).translate(query).postings;
+  return translate(query, appid, type).postings;
 }
 
 std::optional<std::string> property_key(std::string_view type, std::string_view fullkey) {

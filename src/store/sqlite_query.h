@@ -57,6 +57,14 @@ struct Postings {
 std::optional<Postings> postings(const search::Query& query, std::string_view appid,
                                  std::string_view type = {});
 
+// Both of the above from one translation.
+struct Translation {
+  SqlFragment where;
+  std::optional<Postings> postings;
+};
+Translation translate(const search::Query& query, std::string_view appid,
+                      std::string_view type = {});
+
 // The key under which object_props indexes a leaf of an object's storage
 // JSON, from json_tree's fullkey: "$.properties.a.b[2]" -> "a.b"; a declared,
 // non-hidden field of the core type `type` keeps its name ("$.deviceState.t"

@@ -110,61 +110,22 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_by_due ON jobs (kind, due);
 )sql",
-    // Every custom field is indexed, as Lucene indexes every field: one row
-    // per leaf value (array elements included), keyed by its dotted path.
-    // `value` has no affinity: numbers stay numbers, text stays text.
-    R"sql(
-CREATE TABLE object_props (
-  obj   INTEGER NOT NULL,
-  appid TEXT NOT NULL,
-  key   TEXT NOT NULL,
-  value COLLATE NOCASE
-);
-CREATE INDEX object_props_by_value ON object_props (appid, key, value, obj);
-CREATE INDEX object_props_by_obj ON object_props (obj);
-CREATE TRIGGER objects_props_after_insert AFTER INSERT ON objects BEGIN
-  INSERT INTO object_props (obj, appid, key, value)
-    SELECT new.rowid, new.appid, k, v FROM (
-      SELECT para_prop_key(new.type, fullkey) AS k,
-             CASE WHEN type IN ('true', 'false') THEN type ELSE value END AS v
-      FROM json_tree(new.json) WHERE type NOT IN ('object', 'array', 'null'))
-    WHERE k IS NOT NULL;
-END;
-CREATE TRIGGER objects_props_after_update AFTER UPDATE OF json ON objects BEGIN
-  DELETE FROM object_props WHERE obj = old.rowid;
-  INSERT INTO object_props (obj, appid, key, value)
-    SELECT new.rowid, new.appid, k, v FROM (
-      SELECT para_prop_key(new.type, fullkey) AS k,
-             CASE WHEN type IN ('true', 'false') THEN type ELSE value END AS v
-      FROM json_tree(new.json) WHERE type NOT IN ('object', 'array', 'null'))
-    WHERE k IS NOT NULL;
-END;
-CREATE TRIGGER objects_props_after_delete AFTER DELETE ON objects BEGIN
-  DELETE FROM object_props WHERE obj = old.rowid;
-END;
-INSERT INTO object_props (obj, appid, key, value)
-  SELECT o.rowid, o.appid, para_prop_key(o.type, t.fullkey),
-         CASE WHEN t.type IN ('true', 'false') THEN t.type ELSE t.value END
-  FROM objects o, json_tree(o.json) t
-  WHERE t.type NOT IN ('object', 'array', 'null') AND para_prop_key(o.type, t.fullkey) IS NOT NULL;
-)sql",
-    // The tag and property indexes carry each object's app, type, timestamp
-    // and id, and hold each value once per object, so a one-condition search
-    // counts and pages from the index alone; the name indexes (with and
-    // without the type first) likewise. One trigger per event keeps every
-    // index in the write's transaction; so are the counts of objects per app
-    // and type, and per app, tag and type, so that an unfiltered listing or
-    // one tag does not count rows. Each row also keeps the object as clients
-    // see it, so a page of results is copied out rather than re-rendered.
+    // Every custom field is indexed, as Lucene indexes every field: one
+    // property row per leaf value (array elements included), keyed by its
+    // dotted path; `value` has no affinity, so numbers stay numbers and text
+    // stays text. Tag and property rows carry each object's app, type,
+    // timestamp and id, and hold each value once per object, so a
+    // one-condition search counts and pages from the index alone; the name
+    // indexes (with and without the type first) likewise. Triggers keep every
+    // index in the write's transaction, and so the counts of objects per app
+    // and type and per app, tag and type: an unfiltered listing or one tag
+    // does not count rows. Each row also keeps the object as clients see it,
+    // so a page of results is copied out rather than re-rendered.
     R"sql(
 DROP TRIGGER objects_after_insert;
 DROP TRIGGER objects_after_update;
 DROP TRIGGER objects_after_delete;
-DROP TRIGGER objects_props_after_insert;
-DROP TRIGGER objects_props_after_update;
-DROP TRIGGER objects_props_after_delete;
 DROP TABLE object_tags;
-DROP TABLE object_props;
 DROP INDEX objects_by_name;
 ALTER TABLE objects ADD COLUMN client_json TEXT;
 UPDATE objects SET client_json = para_client_json(json);
@@ -382,7 +343,8 @@ void sql_prop_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
 
 void sql_client_json(sqlite3_context* ctx, int, sqlite3_value** argv) {
   auto* json = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-  auto object = json ? object_from_storage(json) : Result<ParaObject>(internal_error("NULL"));
+  if (!json) return sqlite3_result_null(ctx);
+  auto object = object_from_storage(json);
   if (!object) return sqlite3_result_null(ctx);
   std::string text = to_stored_client_json(*object);
   sqlite3_result_text(ctx, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
@@ -858,8 +820,9 @@ void exclude_ids(sqlite::SqlFragment& f, const SearchRequest& r, std::string_vie
 }
 
 // FROM and WHERE of a search over the objects: the app's partition, the
-// type, the query, the distance and the exclusions.
-sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r) {
+// type, the query (`where`, its translation), the distance and the exclusions.
+sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r,
+                                 const sqlite::SqlFragment& where) {
   sqlite::SqlFragment f{" FROM objects o WHERE o.appid = ?", {std::string(appid)}};
   if (!r.type.empty()) {
     f.sql += " AND o.type = ?";
@@ -867,7 +830,7 @@ sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r)
   }
   if (!std::holds_alternative<search::MatchAll>(r.query)) {
     f.sql += " AND ";
-    f.append(sqlite::where_clause(r.query, appid, r.type));
+    f.append(where);
   }
   if (r.near) {
     f.sql +=
@@ -894,9 +857,10 @@ struct MatchSource {
 };
 
 Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r) {
+  sqlite::Translation query = sqlite::translate(r.query, appid, r.type);
   const bool by_timestamp = r.sort_field.empty() || r.sort_field == "timestamp";
   if (by_timestamp && !r.near) {
-    if (auto postings = sqlite::postings(r.query, appid, r.type)) {
+    if (auto& postings = query.postings) {
       MatchSource s{{" FROM " + postings->table + " p WHERE ", {}},
                     {},
                     "p.obj",
@@ -917,7 +881,7 @@ Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r)
   // Columns are never NULL, so a column sort can follow an index; a JSON
   // field may be absent and sorts as ''.
   if (!sort->sql.starts_with("o.")) sort->sql = "ifnull(" + sort->sql + ", '')";
-  return MatchSource{search_scope(appid, r), {}, "o.rowid", std::move(*sort), "o.id"};
+  return MatchSource{search_scope(appid, r, query.where), {}, "o.rowid", std::move(*sort), "o.id"};
 }
 
 // How many objects match: from kept counts when nothing filters or one tag
