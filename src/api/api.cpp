@@ -240,7 +240,12 @@ struct Api::Impl {
     params->request.client_json = call.select.empty();
     auto result = objects.search(call.app(), params->request);
     if (!result) return result.error();
-    std::string body = "{\"items\":[";
+    std::string body;
+    std::size_t stored = 0;
+    for (const auto& json : result->client_json)
+      stored += json.size() + 1;
+    body.reserve(stored + 128);
+    body += "{\"items\":[";
     for (std::size_t i = 0; i < result->client_json.size(); ++i) {
       if (i) body.push_back(',');
       body += result->client_json[i];

@@ -258,6 +258,15 @@ class Translator {
       });
     }
     const bool glob = case_sensitive(p.field);
+    if (const Column* c = p.field.kind == FieldKind::kCommon ? find_column(p.field.name) : nullptr;
+        c && !c->integer) {
+      // A range rather than LIKE: a LIKE pattern in a parameter makes SQLite
+      // plan the statement again for every new value.
+      if (auto upper = prefix_upper_bound(p.prefix, c->case_sensitive)) {
+        std::string column(c->sql);
+        return plain({column + " >= ? AND " + column + " < ?", {p.prefix, std::move(*upper)}});
+      }
+    }
     std::string pattern = glob ? glob_escape(p.prefix) + "*" : like_escape(p.prefix) + "%";
     return on_field(p.field, [&](std::string_view v) {
       return SqlFragment{std::string(v) + (glob ? " GLOB ?" : " LIKE ? ESCAPE '\\'"), {pattern}};
@@ -458,6 +467,23 @@ std::optional<std::string> property_key(std::string_view type, std::string_view 
   for (std::size_t k = from + 1; k < segments.size(); ++k)
     key += "." + segments[k];
   return key;
+}
+
+std::optional<std::string> prefix_upper_bound(std::string_view prefix, bool case_sensitive) {
+  if (prefix.empty()) return std::nullopt;
+  std::string upper(prefix);
+  auto last = static_cast<unsigned char>(upper.back());
+  // NOCASE folds A-Z to a-z before comparing: raise the folded byte, and
+  // not '@', whose successor 'A' would fold to 'a' and widen the range.
+  if (!case_sensitive && last >= 'A' && last <= 'Z') last = static_cast<unsigned char>(last + 32);
+  if (last == 0xFF || (!case_sensitive && last == '@')) return std::nullopt;
+  upper.back() = static_cast<char>(last + 1);
+  return upper;
+}
+
+bool sorts_by_integer_column(std::string_view field) {
+  const Column* c = find_column(field.empty() ? "timestamp" : field);
+  return c && c->integer;
 }
 
 Result<SqlFragment> sort_expression(std::string_view field) {

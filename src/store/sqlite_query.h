@@ -72,6 +72,16 @@ Translation translate(const search::Query& query, std::string_view appid,
 // fields). Registered as the SQL function para_prop_key(type, fullkey).
 std::optional<std::string> property_key(std::string_view type, std::string_view fullkey);
 
+// The exclusive upper end of the strings that start with `prefix`, under
+// the BINARY collation or (not case_sensitive) NOCASE: `prefix` <= s < the
+// result exactly when s starts with `prefix`. nullopt when no such string
+// exists (the last byte is 0xFF, or '@' under NOCASE).
+std::optional<std::string> prefix_upper_bound(std::string_view prefix, bool case_sensitive);
+
+// Whether sorting by `field` (empty: timestamp) sorts by an integer column
+// that is never NULL (timestamp, updated, version).
+bool sorts_by_integer_column(std::string_view field);
+
 // The expression to sort by for `field` (empty: timestamp).
 // kInvalidInput for a field that cannot be sorted on (a hidden field).
 Result<SqlFragment> sort_expression(std::string_view field);

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "crypto/digest.h"
+#include "store/page_selection.h"
 #include "store/sqlite_query.h"
 #include "store/store.h"
 
@@ -290,6 +291,9 @@ class Statement {
       sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
     }
   }
+  void bind_pointer(int index, void* pointer, const char* type) {
+    sqlite3_bind_pointer(stmt_, index, pointer, type, nullptr);
+  }
   void bind_all(const std::vector<sqlite::SqlValue>& values) {
     for (std::size_t i = 0; i < values.size(); ++i)
       bind_value(static_cast<int>(i + 1), values[i]);
@@ -306,6 +310,7 @@ class Statement {
     }
   }
   int step() { return sqlite3_step(stmt_); }
+  void reset() { sqlite3_reset(stmt_); }
   std::string_view text(int column) {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
@@ -350,6 +355,38 @@ void sql_client_json(sqlite3_context* ctx, int, sqlite3_value** argv) {
   sqlite3_result_text(ctx, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
 }
 
+// para_select_page(key, id, rowid, selection): offers each row to the
+// PageSelection bound as `selection` (a pointer only C++ can bind).
+constexpr const char* kPageSelectionPointer = "para_page_selection";
+
+void sql_select_page_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  // The pointer is looked up once per scan and kept in the aggregate's context.
+  auto** cached = static_cast<sqlite::PageSelection**>(
+      sqlite3_aggregate_context(ctx, sizeof(sqlite::PageSelection*)));
+  if (!cached) return sqlite3_result_error_nomem(ctx);
+  if (!*cached) {
+    *cached =
+        static_cast<sqlite::PageSelection*>(sqlite3_value_pointer(argv[3], kPageSelectionPointer));
+  }
+  sqlite::PageSelection* selection = *cached;
+  if (!selection) return sqlite3_result_error(ctx, "para_select_page: no selection bound", -1);
+  // The id as stored (the blob view of text needs no terminating copy).
+  auto read_id = [argv] {
+    auto* id = static_cast<const char*>(sqlite3_value_blob(argv[1]));
+    return id ? std::string_view(id, static_cast<std::size_t>(sqlite3_value_bytes(argv[1])))
+              : std::string_view();
+  };
+  try {
+    selection->offer(sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[2]), read_id);
+  } catch (const std::bad_alloc&) {
+    sqlite3_result_error_nomem(ctx);
+  }
+}
+
+void sql_select_page_final(sqlite3_context* ctx) {
+  sqlite3_result_null(ctx);
+}
+
 // The SQL functions the schema's triggers and the search queries use.
 void register_functions(sqlite3* db) {
   const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
@@ -359,6 +396,8 @@ void register_functions(sqlite3* db) {
                           nullptr);
   sqlite3_create_function(db, "para_distance_km", 3, flags, nullptr, sql_distance_km, nullptr,
                           nullptr);
+  sqlite3_create_function(db, "para_select_page", 4, SQLITE_UTF8 | SQLITE_DIRECTONLY, nullptr,
+                          nullptr, sql_select_page_step, sql_select_page_final);
 }
 
 // Process-wide SQLite settings, before the first connection: no memory
@@ -941,11 +980,111 @@ Status migrate(Connection& c) {
   return {};
 }
 
+// A read transaction on a reader: the statements of one search see one
+// state of the store, so its page and its total agree.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Connection& c) : c_(c) {}
+  ~ReadSnapshot() {
+    if (!open_) return;
+    if (auto commit = c_.prepare("COMMIT")) (void)commit->step();
+    // Never hand the connection back inside a transaction.
+    if (!sqlite3_get_autocommit(c_.handle())) (void)c_.exec("ROLLBACK");
+  }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+  Status begin() {
+    auto stmt = c_.prepare("BEGIN");
+    if (!stmt) return stmt.error();
+    if (int rc = stmt->step(); rc != SQLITE_DONE) return sqlite_error(c_.handle(), rc, "begin");
+    open_ = true;
+    return {};
+  }
+
+ private:
+  Connection& c_;
+  bool open_ = false;
+};
+
+// Whether one scan of the matches through a PageSelection answers the
+// request, instead of a sorted page and a count: the matches come from the
+// objects table, not from postings or a listing that an index keeps in
+// timestamp order with counts beside it, so both the page and the count
+// would visit every match; and the sort is by an integer column.
+bool selects_in_one_pass(const SearchRequest& r, const MatchSource& s) {
+  const bool listing =
+      std::holds_alternative<search::MatchAll>(r.query) && !r.near && r.exclude_ids.empty();
+  return !listing && s.rowid == "o.rowid" && !s.distinct &&
+         sqlite::sorts_by_integer_column(r.sort_field);
+}
+
+// One result: the stored client JSON as it is, or the object from its storage JSON.
+Status add_to_page(SearchPage& page, bool client_json, std::string_view text) {
+  if (client_json) {
+    page.client_json.emplace_back(text);
+    return {};
+  }
+  auto object = object_from_storage(text);
+  if (!object) return object.error();
+  page.items.push_back(std::move(*object));
+  return {};
+}
+
+constexpr const char* kClientJsonByRowid =
+    "SELECT coalesce(client_json, para_client_json(json)) FROM objects WHERE rowid = ?1";
+constexpr const char* kJsonByRowid = "SELECT json FROM objects WHERE rowid = ?1";
+
+Result<SearchPage> select_in_one_pass(Connection& c, const SearchRequest& r, const MatchSource& s) {
+  std::optional<sqlite::PageCursor> cursor;
+  if (!r.after.empty()) {
+    auto decoded = decode_cursor(r.after);
+    if (!decoded) return decoded.error();
+    cursor = sqlite::PageCursor{std::move(decoded->first), std::move(decoded->second)};
+  }
+  const auto skip = static_cast<std::size_t>(cursor ? 0 : r.offset);
+  sqlite::PageSelection selection(skip + static_cast<std::size_t>(r.limit), r.descending,
+                                  std::move(cursor));
+  // The first parameter is the selection; it is bound as a pointer below.
+  sqlite::SqlFragment scan{
+      "SELECT para_select_page(" + s.key.sql + ", " + s.id + ", " + s.rowid + ", ?)", s.key.params};
+  scan.params.emplace_back(std::int64_t{0});
+  const int selection_index = static_cast<int>(scan.params.size());
+  scan.append(s.from_where);
+  {
+    auto stmt = c.prepare_dynamic(scan.sql);
+    if (!stmt) return stmt.error();
+    stmt->bind_all(scan.params);
+    stmt->bind_pointer(selection_index, &selection, kPageSelectionPointer);
+    if (int rc = stmt->step(); rc != SQLITE_ROW) return sqlite_error(c.handle(), rc, "search");
+  }
+
+  SearchPage page;
+  page.total = selection.matches();
+  auto rows = std::move(selection).page(skip);
+  auto fetch = c.prepare(r.client_json ? kClientJsonByRowid : kJsonByRowid);
+  if (!fetch) return fetch.error();
+  for (const auto& row : rows) {
+    fetch->bind(1, row.rowid);
+    int rc = fetch->step();
+    if (rc == SQLITE_ROW) {
+      if (auto st = add_to_page(page, r.client_json, fetch->text(0)); !st) return st.error();
+    } else if (rc != SQLITE_DONE) {
+      return sqlite_error(c.handle(), rc, "search");
+    }
+    fetch->reset();
+  }
+  if (!rows.empty()) page.last_key = encode_cursor(rows.back().key, rows.back().id);
+  return page;
+}
+
 Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchRequest& request) {
   auto source = match_source(appid, request);
   if (!source) return source.error();
   auto reader = borrow_reader();
   Connection& c = *reader.conn;
+  ReadSnapshot snapshot(c);
+  if (auto st = snapshot.begin(); !st) return st.error();
   SearchPage page;
   if (request.count_only || request.limit <= 0) {
     auto total = count_matches(c, appid, request, *source);
@@ -953,6 +1092,8 @@ Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchReque
     page.total = *total;
     return page;
   }
+
+  if (selects_in_one_pass(request, *source)) return select_in_one_pass(c, request, *source);
 
   // A page in two steps: the rowids of the page, in order, from whatever
   // index finds the matches; then only those rows' JSON. Ties in the sort
@@ -990,13 +1131,7 @@ Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchReque
   std::string last_id;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
-    if (request.client_json) {
-      page.client_json.emplace_back(stmt->text(0));
-    } else {
-      auto object = object_from_storage(stmt->text(0));
-      if (!object) return object.error();
-      page.items.push_back(std::move(*object));
-    }
+    if (auto st = add_to_page(page, request.client_json, stmt->text(0)); !st) return st.error();
     last_id = stmt->text(1);
     last_value = stmt->value(2);
   }

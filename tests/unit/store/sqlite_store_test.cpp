@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "store/sqlite_query.h"
@@ -229,6 +230,81 @@ TEST_F(StoreTest, IndexOnlySearchesAgreeWithTheGeneralTranslation) {
   EXPECT_EQ(ids("a", "tags:x"), (Ids{"1", "2", "3"}));
   EXPECT_EQ(ids("a", "color:red"), (Ids{"1", "2"}));
   EXPECT_EQ(ids("a", "n:5"), (Ids{"1", "3"}));
+}
+
+// Searches whose matches an index yields in no order of the sort (a name
+// prefix, a wildcard, full text, a custom-field range with another
+// condition...) pick their page in one pass over the matches. Pages, totals
+// and cursors must be those of sorting every match by (timestamp, id), with
+// ties in timestamp, in both directions, by offset and by cursor.
+TEST_F(StoreTest, OnePassSearchesPageLikeASortedList) {
+  struct Seed {
+    const char* id;
+    const char* name;
+    std::int64_t timestamp;
+  };
+  const Seed seeds[] = {{"a1", "Azure one", 5}, {"a2", "azure two", 5}, {"a3", "AZURE", 7},
+                        {"a4", "azul", 5},      {"a5", "az", 9},        {"a6", "b@x", 5},
+                        {"a7", "B@y", 6},       {"a8", "bA", 6},        {"a9", "b[", 6},
+                        {"b1", "Zeta", 5},      {"b2", "z{", 5},        {"b3", "zz", 8}};
+  std::map<std::string, std::int64_t> timestamp_of;
+  for (const auto& s : seeds) {
+    put(object("a", s.id,
+               std::string(R"({"name":")") + s.name + R"(","timestamp":)" +
+                   std::to_string(s.timestamp) + R"(,"tags":["t"]})"));
+    timestamp_of[s.id] = s.timestamp;
+  }
+  put(object("b", "c1", R"({"name":"azure","timestamp":5})"));  // another app
+  // Prefixes compare case-insensitively on name, bytewise on id; '@' and '['
+  // sit next to the letters that NOCASE folds.
+  const std::pair<const char*, Ids> cases[] = {
+      {"name:az*", {"a1", "a2", "a3", "a4", "a5"}},
+      {"name:AZU*", {"a1", "a2", "a3", "a4"}},
+      {"name:b@*", {"a6", "a7"}},
+      {R"(name:b\[*)", {"a9"}},
+      {"name:z*", {"b1", "b2", "b3"}},
+      {"name:zz*", {"b3"}},
+      {"id:a*", {"a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"}},
+      {"id:A*", {}},
+      {"name:*z*", {"a1", "a2", "a3", "a4", "a5", "b1", "b2", "b3"}},
+      {"azure", {"a1", "a2", "a3"}},
+      {"name:az* AND tags:t", {"a1", "a2", "a3", "a4", "a5"}},
+      {"name:nothing*", {}}};
+  for (const auto& [q, expected] : cases) {
+    SCOPED_TRACE(q);
+    EXPECT_EQ(ids("a", q), expected);
+    for (bool descending : {true, false}) {
+      Ids sorted = expected;
+      std::sort(sorted.begin(), sorted.end(), [&](const auto& x, const auto& y) {
+        auto kx = std::make_pair(timestamp_of[x], x);
+        auto ky = std::make_pair(timestamp_of[y], y);
+        return descending ? ky < kx : kx < ky;
+      });
+      SearchRequest r;
+      r.query = search::parse_query(q).value();
+      r.descending = descending;
+      r.limit = 2;
+      Ids by_cursor, by_offset;
+      for (int page = 0; page < 10; ++page) {
+        auto result = store_->search("a", r);
+        ASSERT_TRUE(result) << result.error().message;
+        EXPECT_EQ(result->total, static_cast<std::int64_t>(expected.size()));
+        if (result->items.empty()) break;
+        for (const auto& o : result->items)
+          by_cursor.push_back(o.id);
+        r.after = result->last_key;
+      }
+      r.after.clear();
+      for (r.offset = 0; r.offset < 12; r.offset += 2) {
+        auto result = store_->search("a", r);
+        ASSERT_TRUE(result) << result.error().message;
+        for (const auto& o : result->items)
+          by_offset.push_back(o.id);
+      }
+      EXPECT_EQ(by_cursor, sorted) << (descending ? "descending" : "ascending");
+      EXPECT_EQ(by_offset, sorted) << (descending ? "descending" : "ascending");
+    }
+  }
 }
 
 TEST_F(StoreTest, TagCountsFollowEveryWrite) {
