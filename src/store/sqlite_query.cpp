@@ -1,5 +1,6 @@
 #include "store/sqlite_query.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -541,23 +542,77 @@ std::string indexed_text(std::string_view storage_json) {
   return out;
 }
 
-double distance_km(std::string_view latlng, double lat, double lng) {
+namespace {
+constexpr double kEarthRadiusKm = 6371.0088;
+constexpr double kRad = M_PI / 180.0;
+}  // namespace
+
+std::optional<LatLng> parse_latlng(std::string_view latlng) {
   auto comma = latlng.find(',');
-  if (comma == std::string_view::npos) return -1;
+  if (comma == std::string_view::npos) return std::nullopt;
   auto parse = [](std::string_view s, double& out) {
     s = trim(s);
     auto [p, e] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return e == std::errc() && p == s.data() + s.size();
+    return e == std::errc() && p == s.data() + s.size() && std::isfinite(out);
   };
-  double lat2 = 0, lng2 = 0;
-  if (!parse(latlng.substr(0, comma), lat2) || !parse(latlng.substr(comma + 1), lng2)) return -1;
-  if (std::abs(lat2) > 90 || std::abs(lng2) > 180) return -1;
-  constexpr double kEarthRadiusKm = 6371.0088;
-  constexpr double kRad = M_PI / 180.0;
-  double dlat = (lat2 - lat) * kRad, dlng = (lng2 - lng) * kRad;
-  double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
-             std::cos(lat * kRad) * std::cos(lat2 * kRad) * std::sin(dlng / 2) * std::sin(dlng / 2);
-  return 2 * kEarthRadiusKm * std::asin(std::min(1.0, std::sqrt(a)));
+  LatLng at{};
+  if (!parse(latlng.substr(0, comma), at.lat) || !parse(latlng.substr(comma + 1), at.lng))
+    return std::nullopt;
+  if (std::abs(at.lat) > 90 || std::abs(at.lng) > 180) return std::nullopt;
+  return at;
+}
+
+double distance_km(LatLng a, LatLng b) {
+  double dlat = (b.lat - a.lat) * kRad, dlng = (b.lng - a.lng) * kRad;
+  double h = std::sin(dlat / 2) * std::sin(dlat / 2) + std::cos(a.lat * kRad) *
+                                                           std::cos(b.lat * kRad) *
+                                                           std::sin(dlng / 2) * std::sin(dlng / 2);
+  return 2 * kEarthRadiusKm * std::asin(std::min(1.0, std::sqrt(h)));
+}
+
+std::int64_t place_units(double degrees) {
+  return std::llround(degrees * kPlaceUnitsPerDegree);
+}
+
+std::int64_t place_key(std::string_view text) {
+  std::uint32_t hash = 2166136261u;
+  for (char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 16777619u;
+  }
+  return static_cast<std::int64_t>(hash & 0x3FFFFFFFu);
+}
+
+std::vector<GeoBox> bounding_boxes(double lat, double lng, double radius_km) {
+  // A hair wider than the exact bounds, so rounding never loses a point on
+  // the circle; distance_km() filters the box anyway.
+  constexpr double kMarginDeg = 1e-6;
+  const double angle = radius_km / kEarthRadiusKm;  // radians along the surface
+  const double dlat = angle / kRad + kMarginDeg;
+  GeoBox box{std::max(-90.0, lat - dlat), std::min(90.0, lat + dlat), -180, 180};
+  if (lat - dlat <= -90 || lat + dlat >= 90) return {box};  // a pole inside: every longitude
+  // The widest longitude span of a circle that reaches no pole (then
+  // |lat| + angle < 90 degrees, so the ratio is below 1); Matuschek,
+  // "Finding Points Within a Distance of a Latitude/Longitude Using
+  // Bounding Coordinates".
+  const double dlng = std::asin(std::sin(angle) / std::cos(lat * kRad)) / kRad + kMarginDeg;
+  box.min_lng = lng - dlng;
+  box.max_lng = lng + dlng;
+  if (box.min_lng < -180) {
+    GeoBox east = box;
+    east.min_lng = box.min_lng + 360;
+    east.max_lng = 180;
+    box.min_lng = -180;
+    return {box, east};
+  }
+  if (box.max_lng > 180) {
+    GeoBox west = box;
+    west.min_lng = -180;
+    west.max_lng = box.max_lng - 360;
+    box.max_lng = 180;
+    return {box, west};
+  }
+  return {box};
 }
 
 }  // namespace para::sqlite

@@ -96,8 +96,39 @@ std::string fts_phrase(std::string_view text, bool prefix = false);
 // fields that are not hidden. Registered as the SQL function para_text().
 std::string indexed_text(std::string_view storage_json);
 
-// Great-circle distance in km between "lat,lng" and (lat, lng); negative if
-// `latlng` is not a valid "lat,lng" pair. Registered as para_distance_km().
-double distance_km(std::string_view latlng, double lat, double lng);
+struct LatLng {
+  double lat;
+  double lng;
+};
+
+// A "lat,lng" pair in degrees (spaces allowed around each number), or
+// nullopt if it is not one: two finite numbers, |lat| <= 90, |lng| <= 180.
+std::optional<LatLng> parse_latlng(std::string_view latlng);
+
+// Great-circle distance in km between two points (haversine, mean Earth
+// radius). Registered as para_distance_km(lat1, lng1, lat2, lng2).
+double distance_km(LatLng a, LatLng b);
+
+// The places index keeps positions as integers of 1e-7 degree (about 1 cm,
+// like Lucene's LatLonPoint), and an object's app and type as 31-bit keys
+// beside them, so one R*Tree lookup narrows by place, app and type at once.
+// Stored in databases: never change either mapping.
+constexpr double kPlaceUnitsPerDegree = 1e7;
+std::int64_t place_units(double degrees);       // rounded to the nearest unit
+std::int64_t place_key(std::string_view text);  // FNV-1a, low 31 bits
+
+// A latitude/longitude rectangle in degrees, min <= max on both axes.
+struct GeoBox {
+  double min_lat;
+  double max_lat;
+  double min_lng;
+  double max_lng;
+};
+
+// Rectangles that together hold every point within `radius_km` of (lat, lng)
+// on the sphere distance_km() measures: one, or two where the circle
+// crosses the antimeridian; every longitude where it reaches a pole. They
+// may hold farther points too (corners): distance_km() decides.
+std::vector<GeoBox> bounding_boxes(double lat, double lng, double radius_km);
 
 }  // namespace para::sqlite

@@ -44,6 +44,27 @@ constexpr std::string_view kUnindexOldRow = R"sql(
   DELETE FROM object_props WHERE obj = old.rowid;
 )sql";
 
+// Where an object keeps its position ("lat,lng"), given its storage JSON
+// column: `latlng`, else `properties.latlng`.
+std::string latlng_of(std::string_view json) {
+  std::string j(json);
+  return "coalesce(json_extract(" + j + ", '$.latlng'), json_extract(" + j +
+         ", '$.properties.latlng'))";
+}
+
+// The row `new` of objects into the places index, if it has a valid position.
+const std::string kPlaceNewRow = R"sql(
+  INSERT INTO object_places (obj, min_lat, max_lat, min_lng, max_lng, min_app, max_app,
+                             min_type, max_type, appid, type, timestamp, id)
+    SELECT new.rowid, lat, lat, lng, lng, app, app + 1, type, type + 1,
+           new.appid, new.type, new.timestamp, new.id
+    FROM (SELECT para_place_units(p, 0) AS lat, para_place_units(p, 1) AS lng,
+                 para_place_key(new.appid) AS app, para_place_key(new.type) AS type
+          FROM (SELECT )sql" + latlng_of("new.json") +
+                                 R"sql( AS p))
+    WHERE lat IS NOT NULL AND lng IS NOT NULL;
+)sql";
+
 // Schema migrations, applied in order; PRAGMA user_version records how many ran.
 const std::string kMigrations[] = {
     R"sql(
@@ -213,6 +234,42 @@ CREATE TRIGGER object_tags_after_delete AFTER DELETE ON object_tags BEGIN
     WHERE appid = old.appid AND tag = old.tag AND type = old.type AND n <= 0;
 END;
 )sql",
+    // Positions in an R*Tree (one point per object that has a valid latlng),
+    // so a nearby search visits only the points of its app (and type) in a
+    // rectangle around the circle. Coordinates are integers of 1e-7 degree,
+    // the app and the type 30-bit keys (see sqlite_query.h) stored as
+    // [key, key + 1]: a dimension of zero extent would make every box's
+    // volume zero and blind the R*-tree's choice of subtree. The app, type,
+    // timestamp and id beside each point let an unfiltered nearby search
+    // count and page without reading the objects.
+    R"sql(
+CREATE VIRTUAL TABLE object_places USING rtree_i32(
+  obj, min_lat, max_lat, min_lng, max_lng, min_app, max_app, min_type, max_type,
+  +appid, +type, +timestamp, +id);
+INSERT INTO object_places (obj, min_lat, max_lat, min_lng, max_lng, min_app, max_app,
+                           min_type, max_type, appid, type, timestamp, id)
+  SELECT obj, lat, lat, lng, lng, app, app + 1, type_key, type_key + 1, appid, type, timestamp, id
+  FROM (SELECT obj, appid, type, timestamp, id,
+               para_place_units(p, 0) AS lat, para_place_units(p, 1) AS lng,
+               para_place_key(appid) AS app, para_place_key(type) AS type_key
+        FROM (SELECT rowid AS obj, appid, type, timestamp, id, )sql" +
+        latlng_of("json") +
+        R"sql( AS p FROM objects))
+  WHERE lat IS NOT NULL AND lng IS NOT NULL;
+CREATE TRIGGER objects_after_insert_place AFTER INSERT ON objects BEGIN
+)sql" + kPlaceNewRow +
+        R"sql(
+END;
+CREATE TRIGGER objects_after_update_place AFTER UPDATE OF json, appid, type, timestamp, id
+  ON objects BEGIN
+  DELETE FROM object_places WHERE obj = old.rowid;
+)sql" + kPlaceNewRow +
+        R"sql(
+END;
+CREATE TRIGGER objects_after_delete_place AFTER DELETE ON objects BEGIN
+  DELETE FROM object_places WHERE obj = old.rowid;
+END;
+)sql",
 };
 const int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -329,12 +386,30 @@ void sql_para_text(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 void sql_distance_km(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  auto* latlng = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-  if (!latlng) return sqlite3_result_null(ctx);
-  double d =
-      sqlite::distance_km(latlng, sqlite3_value_double(argv[1]), sqlite3_value_double(argv[2]));
-  if (d < 0) return sqlite3_result_null(ctx);
-  sqlite3_result_double(ctx, d);
+  sqlite3_result_double(
+      ctx, sqlite::distance_km({sqlite3_value_double(argv[0]), sqlite3_value_double(argv[1])},
+                               {sqlite3_value_double(argv[2]), sqlite3_value_double(argv[3])}));
+}
+
+// para_place_units(latlng, 0 | 1): the latitude or longitude of a valid
+// "lat,lng" in units of 1e-7 degree, else NULL. para_place_key(text): the
+// 31-bit key of an app or a type in the places index.
+void sql_place_units(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) return sqlite3_result_null(ctx);
+  auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  auto at = sqlite::parse_latlng(
+      std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0]))));
+  if (!at) return sqlite3_result_null(ctx);
+  sqlite3_result_int64(ctx,
+                       sqlite::place_units(sqlite3_value_int(argv[1]) == 0 ? at->lat : at->lng));
+}
+
+void sql_place_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  std::string_view view =
+      text ? std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0])))
+           : std::string_view();
+  sqlite3_result_int64(ctx, sqlite::place_key(view));
 }
 
 void sql_prop_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
@@ -394,8 +469,11 @@ void register_functions(sqlite3* db) {
   sqlite3_create_function(db, "para_prop_key", 2, flags, nullptr, sql_prop_key, nullptr, nullptr);
   sqlite3_create_function(db, "para_client_json", 1, flags, nullptr, sql_client_json, nullptr,
                           nullptr);
-  sqlite3_create_function(db, "para_distance_km", 3, flags, nullptr, sql_distance_km, nullptr,
+  sqlite3_create_function(db, "para_distance_km", 4, flags, nullptr, sql_distance_km, nullptr,
                           nullptr);
+  sqlite3_create_function(db, "para_place_units", 2, flags, nullptr, sql_place_units, nullptr,
+                          nullptr);
+  sqlite3_create_function(db, "para_place_key", 1, flags, nullptr, sql_place_key, nullptr, nullptr);
   sqlite3_create_function(db, "para_select_page", 4, SQLITE_UTF8 | SQLITE_DIRECTONLY, nullptr,
                           nullptr, sql_select_page_step, sql_select_page_final);
 }
@@ -858,11 +936,53 @@ void exclude_ids(sqlite::SqlFragment& f, const SearchRequest& r, std::string_vie
   f.sql += ")";
 }
 
+// The places of app `appid` (and `type`) within the distance, as a
+// subquery with columns obj, timestamp, id: the points in the rectangles
+// around the circle, checked by distance.
+sqlite::SqlFragment places_near(std::string_view appid, std::string_view type,
+                                const GeoFilter& near) {
+  sqlite::SqlFragment f{"(", {}};
+  const std::int64_t app_key = sqlite::place_key(appid);
+  for (const auto& box : sqlite::bounding_boxes(near.lat, near.lng, near.radius_km)) {
+    if (!f.params.empty()) f.sql += " UNION ALL ";
+    // The distance first: it reads the tree's own coordinates, while app
+    // and type (checked because keys may collide) need a lookup each.
+    f.sql +=
+        "SELECT obj, timestamp, id FROM object_places WHERE max_lat >= ? AND min_lat <= ? AND "
+        "max_lng >= ? AND min_lng <= ? AND min_app = ?";
+    f.params.insert(f.params.end(), {std::int64_t{sqlite::place_units(box.min_lat) - 1},
+                                     std::int64_t{sqlite::place_units(box.max_lat) + 1},
+                                     std::int64_t{sqlite::place_units(box.min_lng) - 1},
+                                     std::int64_t{sqlite::place_units(box.max_lng) + 1}, app_key});
+    if (!type.empty()) {
+      f.sql += " AND min_type = ?";
+      f.params.emplace_back(sqlite::place_key(type));
+    }
+    f.sql += " AND para_distance_km(min_lat / 1e7, min_lng / 1e7, ?, ?) <= ? AND appid = ?";
+    f.params.insert(f.params.end(), {near.lat, near.lng, near.radius_km});
+    f.params.emplace_back(std::string(appid));
+    if (!type.empty()) {
+      f.sql += " AND type = ?";
+      f.params.emplace_back(std::string(type));
+    }
+  }
+  f.sql += ")";
+  return f;
+}
+
 // FROM and WHERE of a search over the objects: the app's partition, the
 // type, the query (`where`, its translation), the distance and the exclusions.
 sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r,
                                  const sqlite::SqlFragment& where) {
-  sqlite::SqlFragment f{" FROM objects o WHERE o.appid = ?", {std::string(appid)}};
+  sqlite::SqlFragment f{" FROM ", {}};
+  if (r.near) {
+    f.append(places_near(appid, r.type, *r.near));
+    f.sql += " g CROSS JOIN objects o ON o.rowid = g.obj";
+  } else {
+    f.sql += "objects o";
+  }
+  f.sql += " WHERE o.appid = ?";
+  f.params.emplace_back(std::string(appid));
   if (!r.type.empty()) {
     f.sql += " AND o.type = ?";
     f.params.emplace_back(r.type);
@@ -870,14 +990,6 @@ sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r,
   if (!std::holds_alternative<search::MatchAll>(r.query)) {
     f.sql += " AND ";
     f.append(where);
-  }
-  if (r.near) {
-    f.sql +=
-        " AND para_distance_km(coalesce(json_extract(o.json, '$.latlng'), "
-        "json_extract(o.json, '$.properties.latlng')), ?, ?) <= ?";
-    f.params.emplace_back(r.near->lat);
-    f.params.emplace_back(r.near->lng);
-    f.params.emplace_back(r.near->radius_km);
   }
   exclude_ids(f, r, "o.id");
   return f;
@@ -892,7 +1004,8 @@ struct MatchSource {
   std::string rowid;               // the object's rowid
   sqlite::SqlFragment key;         // the sort value, never NULL
   std::string id;
-  bool distinct = false;  // an object can appear more than once
+  bool distinct = false;       // an object can appear more than once
+  bool in_sort_order = false;  // its index yields the matches in the order of the sort
 };
 
 Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r) {
@@ -905,7 +1018,8 @@ Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r)
                     "p.obj",
                     {"p.timestamp", {}},
                     "p.id",
-                    postings->may_repeat};
+                    postings->may_repeat,
+                    true};
       s.from_where.append(postings->where);
       if (!postings->counts_table.empty() && r.exclude_ids.empty()) {
         s.counted = {" FROM " + postings->counts_table + " p WHERE ", {}};
@@ -914,6 +1028,14 @@ Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r)
       exclude_ids(s.from_where, r, "p.id");
       return s;
     }
+  }
+  if (by_timestamp && r.near && std::holds_alternative<search::MatchAll>(r.query)) {
+    // Nothing but the distance: the places index holds all a page needs.
+    MatchSource s{{" FROM ", {}}, {}, "g.obj", {"g.timestamp", {}}, "g.id"};
+    s.from_where.append(places_near(appid, r.type, *r.near));
+    s.from_where.sql += " g WHERE true";
+    exclude_ids(s.from_where, r, "g.id");
+    return s;
   }
   auto sort = sqlite::sort_expression(r.sort_field);
   if (!sort) return sort.error();
@@ -1008,14 +1130,14 @@ class ReadSnapshot {
 };
 
 // Whether one scan of the matches through a PageSelection answers the
-// request, instead of a sorted page and a count: the matches come from the
-// objects table, not from postings or a listing that an index keeps in
-// timestamp order with counts beside it, so both the page and the count
+// request, instead of a sorted page and a count: the matches come in no
+// order of the sort (unlike postings, or a listing, which an index keeps in
+// timestamp order with counts beside it), so both the page and the count
 // would visit every match; and the sort is by an integer column.
 bool selects_in_one_pass(const SearchRequest& r, const MatchSource& s) {
   const bool listing =
       std::holds_alternative<search::MatchAll>(r.query) && !r.near && r.exclude_ids.empty();
-  return !listing && s.rowid == "o.rowid" && !s.distinct &&
+  return !listing && !s.in_sort_order && !s.distinct &&
          sqlite::sorts_by_integer_column(r.sort_field);
 }
 

@@ -1,8 +1,9 @@
 'use strict';
-// A database written by an older para-server (fixtures/schema-v3.db, the last release) is
-// upgraded in place at start: nothing is lost, and search, counts and
-// listings on the upgraded data are what they would be on fresh data.
-const { test, before, after } = require('node:test');
+// Databases written by older para-servers (fixtures/schema-v3.db, two
+// releases back; fixtures/schema-v5.db, the last release) are upgraded in
+// place at start: nothing is lost, and search, counts and listings on the
+// upgraded data are what they would be on fresh data.
+const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -29,7 +30,7 @@ after(async () => {
 });
 
 test('the upgrade says what it does and keeps every object', async () => {
-  for (const version of [4, 5]) {
+  for (const version of [4, 5, 6]) {
     assert.match(server.log, new RegExp(`upgrading the schema to version ${version}\\.\\.\\.`));
     assert.match(server.log, new RegExp(`schema version ${version} in \\d+ ms`));
   }
@@ -72,4 +73,50 @@ test('writes after the upgrade keep the new indexes and counts', async () => {
   assert.equal(tagged.body.totalHits, 2);
   assert.deepEqual(ids(await para.get('book/search/tagged', { tags: 'x' })), ['b2', 'b5']);
   assert.equal((await para.get('book', { limit: 1 })).body.totalHits, 3);
+});
+
+describe('from schema 5 (the last release)', () => {
+  let v5;
+  let client;
+  const near = async (type, latlng, radius) => {
+    const res = await client.get(`${type}/search/nearby`, { latlng, radius });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.totalHits, res.body.items.length);
+    return ids(res);
+  };
+
+  before(async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'para-upgrade5-'));
+    fs.copyFileSync(path.join(__dirname, 'fixtures', 'schema-v5.db'), path.join(dataDir, 'para.db'));
+    v5 = await new ServerProcess({ dataDir }).start();
+    client = new ParaClient(v5.endpoint, 'app:para', ROOT_SECRET);
+  });
+
+  after(async () => {
+    const exit = await v5.stop();
+    assert.equal(exit.code, 0, v5.log);
+    assert.doesNotMatch(v5.log, / -> 500 /);
+    v5.cleanup();
+  });
+
+  test('the places index is built from the stored positions', async () => {
+    assert.match(v5.log, /upgrading the schema to version 6\.\.\./);
+    assert.doesNotMatch(v5.log, /upgrading the schema to version 5\.\.\./);
+    assert.deepEqual(await near('place', '48.8566,2.3522', 25), ['moved', 'paris', 'versailles'],
+      'the patched position, not the first one; the deleted place is gone');
+    assert.deepEqual(await near('place', '48.8566,2.3522', 5), ['moved', 'paris']);
+    assert.deepEqual(await near('place', '-18.1416,178.4419', 300), ['suva', 'taveuni'],
+      'properties.latlng, and across the antimeridian');
+    assert.deepEqual(await near('place', '0,0', 100), [], 'where "moved" was before its patch');
+    assert.deepEqual(await near('book', '48.8566,2.3522', 25), [], 'other types are not places here');
+    assert.deepEqual(await near('place', '51.5074,-0.1278', 1), ['london']);
+  });
+
+  test('writes after the upgrade keep the places index', async () => {
+    assert.equal((await client.post('place', { id: 'louvre', latlng: '48.8606,2.3376' })).status, 201);
+    assert.equal((await client.patch('place/london', { latlng: '48.85,2.34' })).status, 200);
+    assert.equal((await client.delete('place/paris')).status, 200);
+    assert.deepEqual(await near('place', '48.8566,2.3522', 5), ['london', 'louvre', 'moved']);
+    assert.deepEqual(await near('place', '51.5074,-0.1278', 1), []);
+  });
 });

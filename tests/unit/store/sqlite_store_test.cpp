@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -68,6 +69,19 @@ class StoreTest : public ::testing::Test {
 };
 
 using Ids = std::vector<std::string>;
+
+// The point `km` away from `from` at `bearing` degrees, on the same sphere.
+sqlite::LatLng destination(sqlite::LatLng from, double bearing, double km) {
+  constexpr double kRad = M_PI / 180.0;
+  const double angle = km / 6371.0088, b = bearing * kRad;
+  const double lat1 = from.lat * kRad, lng1 = from.lng * kRad;
+  const double lat2 =
+      std::asin(std::sin(lat1) * std::cos(angle) + std::cos(lat1) * std::sin(angle) * std::cos(b));
+  double lng2 = lng1 + std::atan2(std::sin(b) * std::sin(angle) * std::cos(lat1),
+                                  std::cos(angle) - std::sin(lat1) * std::sin(lat2));
+  double lng = std::remainder(lng2 / kRad, 360.0);  // into [-180, 180]
+  return {lat2 / kRad, lng};
+}
 
 TEST_F(StoreTest, WriteOutcomes) {
   EXPECT_EQ(put(object("a", "1")), WriteOutcome::kApplied);
@@ -307,6 +321,95 @@ TEST_F(StoreTest, OnePassSearchesPageLikeASortedList) {
   }
 }
 
+// A nearby search is answered from the places index: it must find exactly
+// the objects of its app and type whose latlng (or properties.latlng) lies
+// within the radius, across the antimeridian and around the poles, and
+// follow every write that moves, retypes or removes a place.
+TEST_F(StoreTest, NearbySearchFindsExactlyThePointsWithinTheRadius) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> unit(0, 1);
+  const sqlite::LatLng hubs[] = {{48.85, 2.35}, {-17.5, 179.9}, {89.9, 0}, {0, 0}};
+  std::map<std::string, sqlite::LatLng> placed;
+  for (int i = 0; i < 240; ++i) {
+    const auto& hub = hubs[i % 4];
+    auto at = destination(hub, unit(rng) * 360, unit(rng) * 400);
+    std::string id = "p" + std::to_string(i);
+    char latlng[64];
+    std::snprintf(latlng, sizeof latlng, "%.7f,%.7f", at.lat, at.lng);
+    std::string json = i % 3 == 0 ? std::string(R"({"properties":{"latlng":")") + latlng + "\"}}"
+                                  : std::string(R"({"latlng":")") + latlng + "\"}";
+    auto o = object("a", id, json);
+    o.type = i % 5 == 0 ? "other" : "book";
+    put(o);
+    // Read back the stored text, so the check uses exactly what was stored.
+    placed[id] = *sqlite::parse_latlng(latlng);
+  }
+  put(object("a", "bad1", R"({"latlng":"not a place"})"));
+  put(object("a", "bad2", R"({"latlng":"91,0"})"));
+  put(object("a", "bad3", R"({"latlng":[48.85,2.35]})"));
+  put(object("b", "elsewhere", R"({"latlng":"48.85,2.35"})"));  // another app
+
+  auto nearby = [&](sqlite::LatLng at, double radius, std::string type) {
+    SearchRequest r;
+    r.type = std::move(type);
+    r.near = GeoFilter{at.lat, at.lng, radius};
+    r.limit = 1000;
+    auto page = store_->search("a", r);
+    EXPECT_TRUE(page) << page.error().message;
+    Ids out;
+    for (const auto& o : page->items)
+      out.push_back(o.id);
+    std::sort(out.begin(), out.end());
+    EXPECT_EQ(page->total, static_cast<std::int64_t>(out.size()));
+    return out;
+  };
+  int compared = 0;
+  for (const auto& hub : hubs) {
+    for (double radius : {5.0, 60.0, 250.0, 900.0}) {
+      auto center = destination(hub, unit(rng) * 360, unit(rng) * 50);
+      for (std::string type : {"", "book"}) {
+        Ids expected;
+        bool ambiguous = false;
+        for (const auto& [id, at] : placed) {
+          const double d = sqlite::distance_km(at, center);
+          ambiguous = ambiguous || std::abs(d - radius) < 0.001;  // within 1 m of the edge
+          const bool typed = type.empty() || (std::stoi(id.substr(1)) % 5 != 0);
+          if (d <= radius && typed) expected.push_back(id);
+        }
+        if (ambiguous) continue;
+        std::sort(expected.begin(), expected.end());
+        SCOPED_TRACE(std::to_string(center.lat) + "," + std::to_string(center.lng) +
+                     " r=" + std::to_string(radius) + " type=" + type);
+        EXPECT_EQ(nearby(center, radius, type), expected);
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GE(compared, 24);
+
+  // Writes move the index with them.
+  const sqlite::LatLng paris{48.85, 2.35};
+  Ids before = nearby(paris, 1, "");
+  put(object("a", "walker", R"({"latlng":"48.85,2.35"})"));
+  Ids with_walker = before;
+  with_walker.push_back("walker");
+  std::sort(with_walker.begin(), with_walker.end());
+  EXPECT_EQ(nearby(paris, 1, ""), with_walker);
+  put(object("a", "walker", R"({"latlng":"-33.86,151.21"})"));
+  EXPECT_EQ(nearby(paris, 1, ""), before) << "moved away";
+  EXPECT_EQ(nearby({-33.86, 151.21}, 1, ""), (Ids{"walker"}));
+  auto retyped = object("a", "walker", R"({"latlng":"-33.86,151.21"})");
+  retyped.type = "pen";
+  put(retyped);
+  EXPECT_EQ(nearby({-33.86, 151.21}, 1, "book"), (Ids{}));
+  EXPECT_EQ(nearby({-33.86, 151.21}, 1, "pen"), (Ids{"walker"}));
+  put(object("a", "walker", R"({"name":"no place now"})"));
+  EXPECT_EQ(nearby({-33.86, 151.21}, 1, ""), (Ids{}));
+  put(object("a", "walker", R"({"latlng":"-33.86,151.21"})"));
+  put(object("a", "walker"), WriteOp::Kind::kDelete);
+  EXPECT_EQ(nearby({-33.86, 151.21}, 1, ""), (Ids{})) << "deleted";
+}
+
 TEST_F(StoreTest, TagCountsFollowEveryWrite) {
   auto total = [&](std::string type, const char* q = "tags:x") {
     SearchRequest r;
@@ -448,9 +551,62 @@ TEST(SqliteQuery, PropertyKeys) {
 }
 
 TEST(SqliteQuery, Distance) {
-  EXPECT_NEAR(sqlite::distance_km("42.6977,23.3219", 42.1354, 24.7453), 132.0, 2.0);
-  EXPECT_LT(sqlite::distance_km("nonsense", 0, 0), 0);
-  EXPECT_LT(sqlite::distance_km("91,0", 0, 0), 0);
+  EXPECT_NEAR(sqlite::distance_km({42.6977, 23.3219}, {42.1354, 24.7453}), 132.0, 2.0);
+  EXPECT_NEAR(sqlite::distance_km({0, 179.5}, {0, -179.5}), 111.2, 0.1)
+      << "across the antimeridian";
+  EXPECT_NEAR(sqlite::distance_km({90, 0}, {90, 120}), 0, 1e-9) << "the pole is one point";
+}
+
+TEST(SqliteQuery, BoundingBoxesHoldEveryPointWithinTheRadius) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> unit(0, 1);
+  const sqlite::LatLng centers[] = {{48.85, 2.35},  {0, 179.99}, {-18, -179.9}, {89.95, 10},
+                                    {-89.9, -170},  {60, 0},     {0, 0},        {-45, 180},
+                                    {70.5, -179.5}, {10, -180}};
+  for (const auto& c : centers) {
+    for (double radius : {0.05, 1.0, 10.0, 250.0, 3000.0, 15000.0}) {
+      auto boxes = sqlite::bounding_boxes(c.lat, c.lng, radius);
+      ASSERT_FALSE(boxes.empty());
+      for (int i = 0; i < 400; ++i) {
+        auto p = destination(c, unit(rng) * 360, std::sqrt(unit(rng)) * radius);
+        ASSERT_LE(sqlite::distance_km(c, p), radius * (1 + 1e-9) + 1e-9);
+        bool inside = false;
+        for (const auto& b : boxes) {
+          inside = inside || (p.lat >= b.min_lat && p.lat <= b.max_lat && p.lng >= b.min_lng &&
+                              p.lng <= b.max_lng);
+        }
+        ASSERT_TRUE(inside) << "center " << c.lat << "," << c.lng << " radius " << radius
+                            << " point " << p.lat << "," << p.lng;
+      }
+    }
+  }
+  // The shapes: one narrow box, two across the antimeridian, every
+  // longitude around a pole.
+  auto paris = sqlite::bounding_boxes(48.85, 2.35, 10);
+  ASSERT_EQ(paris.size(), 1u);
+  EXPECT_NEAR(paris[0].max_lat - paris[0].min_lat, 0.18, 0.01);
+  EXPECT_NEAR(paris[0].max_lng - paris[0].min_lng, 0.27, 0.01);
+  auto fiji = sqlite::bounding_boxes(-17, 179.99, 50);
+  ASSERT_EQ(fiji.size(), 2u);
+  EXPECT_EQ(fiji[0].max_lng, 180);
+  EXPECT_EQ(fiji[1].min_lng, -180);
+  auto pole = sqlite::bounding_boxes(89.99, 0, 10);
+  ASSERT_EQ(pole.size(), 1u);
+  EXPECT_EQ(pole[0].min_lng, -180);
+  EXPECT_EQ(pole[0].max_lng, 180);
+  EXPECT_EQ(pole[0].max_lat, 90);
+}
+
+TEST(SqliteQuery, PlaceMappingsAreStable) {
+  // Stored in databases: a change would hide every indexed place.
+  EXPECT_EQ(sqlite::place_units(48.8566), 488566000);
+  EXPECT_EQ(sqlite::place_units(-179.99999995), -1800000000);
+  EXPECT_EQ(sqlite::place_key("para"), 0x2978182b);  // FNV-1a 0x6978182b, low 30 bits
+  EXPECT_NE(sqlite::place_key("sensor"), sqlite::place_key("person"));
+  EXPECT_LT(sqlite::place_key("any text at all"), 1 << 30);
+  EXPECT_EQ(sqlite::parse_latlng(" 48.8566 , 2.3522 ")->lng, 2.3522);
+  for (const char* bad : {"", "48.8", "91,0", "0,181", "nan,0", "1,inf", "1,2,3", "a,b", "1 ,"})
+    EXPECT_FALSE(sqlite::parse_latlng(bad)) << bad;
 }
 
 TEST(SqliteQuery, SortExpressions) {
