@@ -119,11 +119,6 @@ std::string wildcard_pattern(std::string_view pattern, bool glob) {
   return out;
 }
 
-SqlFragment full_text(std::string fts_query) {
-  return {"o.rowid IN (SELECT rowid FROM objects_fts WHERE objects_fts MATCH ?)",
-          {std::move(fts_query)}};
-}
-
 SqlFragment join(const std::vector<SqlFragment>& parts, std::string_view op) {
   SqlFragment out{"(", {}};
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -166,6 +161,12 @@ class Translator {
  private:
   // `alias_` + "." + column.
   std::string col(std::string_view column) const { return alias_ + "." + std::string(column); }
+
+  // Objects whose words match `phrase` (fts_phrase syntax), in this app and type.
+  Match full_text(std::string_view phrase) const {
+    return plain({"o.rowid IN (SELECT rowid FROM objects_fts WHERE objects_fts MATCH ?)",
+                  {scoped_fts_query(appid_, type_, phrase)}});
+  }
 
   Match from_postings(Postings p) const {
     SqlFragment sql{
@@ -239,19 +240,19 @@ class Translator {
   }
 
   Match leaf(const search::Term& t) const {
-    if (t.field.kind == FieldKind::kText) return plain(full_text(fts_phrase(t.text)));
+    if (t.field.kind == FieldKind::kText) return full_text(fts_phrase(t.text));
     return equals(t.field, t.text);
   }
 
   Match leaf(const search::Phrase& p) const {
-    if (p.field.kind == FieldKind::kText) return plain(full_text(fts_phrase(p.text)));
+    if (p.field.kind == FieldKind::kText) return full_text(fts_phrase(p.text));
     return equals(p.field, p.text);
   }
 
   Match leaf(const search::Prefix& p) const {
     if (p.field.kind == FieldKind::kText) {
       if (p.prefix.empty()) return plain({"1", {}});
-      return plain(full_text(fts_phrase(p.prefix, true)));
+      return full_text(fts_phrase(p.prefix, true));
     }
     if (p.prefix.empty()) {
       return on_field(p.field, [](std::string_view v) {
@@ -276,9 +277,12 @@ class Translator {
 
   Match leaf(const search::Wildcard& w) const {
     if (w.field.kind == FieldKind::kText) {
-      // No word-level wildcard in FTS5: match the pattern anywhere in the text.
-      return plain({"o.rowid IN (SELECT rowid FROM objects_fts WHERE text LIKE ? ESCAPE '\\')",
-                    {"%" + wildcard_pattern(w.pattern, false) + "%"}});
+      // No word-level wildcard in FTS5: match the pattern anywhere in the
+      // text of the app's (and type's) objects.
+      return plain(
+          {"o.rowid IN (SELECT rowid FROM objects_fts WHERE objects_fts MATCH ? AND "
+           "text LIKE ? ESCAPE '\\')",
+           {scoped_fts_query(appid_, type_, ""), "%" + wildcard_pattern(w.pattern, false) + "%"}});
     }
     const bool glob = case_sensitive(w.field);
     std::string pattern = wildcard_pattern(w.pattern, glob);
@@ -521,6 +525,44 @@ std::string fts_phrase(std::string_view text, bool prefix) {
   out += "\"";
   if (prefix) out += " *";
   return out;
+}
+
+namespace {
+std::string fts_scope_word(char kind, std::string_view text) {
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
+  for (char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ull;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string word(1, kind);
+  for (int shift = 60; shift >= 0; shift -= 4)
+    word.push_back(kHex[(hash >> shift) & 0xF]);
+  return word;
+}
+
+std::string app_and_type(std::string_view appid, std::string_view type) {
+  std::string both(appid);
+  both.push_back('\x1f');  // never in an app id
+  both.append(type);
+  return both;
+}
+}  // namespace
+
+std::string fts_scope(std::string_view appid, std::string_view type) {
+  return fts_scope_word('a', appid) + " " + fts_scope_word('t', app_and_type(appid, type));
+}
+
+std::string scoped_fts_query(std::string_view appid, std::string_view type,
+                             std::string_view phrase) {
+  std::string query = "scope : ";
+  query +=
+      type.empty() ? fts_scope_word('a', appid) : fts_scope_word('t', app_and_type(appid, type));
+  if (!phrase.empty()) {
+    query += " AND text : ";
+    query += phrase;
+  }
+  return query;
 }
 
 std::string indexed_text(std::string_view storage_json) {

@@ -91,6 +91,19 @@ Result<SqlFragment> sort_expression(std::string_view field);
 // user text is inert.
 std::string fts_phrase(std::string_view text, bool prefix = false);
 
+// The full-text index (objects_fts) has two columns: `text`, the words of an
+// object, and `scope`, two words naming its app and its app and type. A
+// search matches its words in `text` and its scope in `scope`, so FTS5
+// returns only the app's (and type's) matches; user words never reach
+// `scope`. The words are hashes: stored in databases, never change them.
+// Registered as the SQL function para_fts_scope(appid, type).
+std::string fts_scope(std::string_view appid, std::string_view type);
+
+// The FTS5 query for `phrase` (from fts_phrase; empty: every object) in app
+// `appid` and, unless empty, type `type`.
+std::string scoped_fts_query(std::string_view appid, std::string_view type,
+                             std::string_view phrase);
+
 // The words para_text() indexes for an object, from its storage JSON: name,
 // tags, and every string and number inside properties and the declared
 // fields that are not hidden. Registered as the SQL function para_text().

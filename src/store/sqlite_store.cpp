@@ -22,10 +22,9 @@
 namespace para {
 namespace {
 
-// What every search index holds for the row `new` of objects: its words,
-// its tags and its property values, each value once per object (up to case).
-constexpr std::string_view kIndexNewRow = R"sql(
-  INSERT INTO objects_fts (rowid, text) VALUES (new.rowid, para_text(new.json));
+// The tag and property postings of the row `new` of objects, each value
+// once per object (up to case).
+constexpr std::string_view kPostNewRow = R"sql(
   INSERT INTO object_tags (obj, appid, type, tag, timestamp, id)
     SELECT DISTINCT new.rowid, new.appid, new.type, value, new.timestamp, new.id
     FROM json_each(new.json, '$.tags') WHERE type = 'text';
@@ -36,6 +35,18 @@ constexpr std::string_view kIndexNewRow = R"sql(
           FROM json_tree(new.json) WHERE type NOT IN ('object', 'array', 'null'))
     WHERE k IS NOT NULL;
 )sql";
+
+// What every search index holds for the row `new` of objects: its words and
+// their scope (app, type), its tags and its property values.
+const std::string kIndexNewRow = R"sql(
+  INSERT INTO objects_fts (rowid, text, scope)
+    VALUES (new.rowid, para_text(new.json), para_fts_scope(new.appid, new.type));
+)sql" + std::string(kPostNewRow);
+
+// The same in schema version 5, before the scope (migrations are history).
+const std::string kIndexNewRowV5 = R"sql(
+  INSERT INTO objects_fts (rowid, text) VALUES (new.rowid, para_text(new.json));
+)sql" + std::string(kPostNewRow);
 
 // Removes the row `old` of objects from every search index.
 constexpr std::string_view kUnindexOldRow = R"sql(
@@ -181,14 +192,14 @@ CREATE TABLE object_counts (
   PRIMARY KEY (appid, type)
 ) WITHOUT ROWID;
 CREATE TRIGGER objects_after_insert AFTER INSERT ON objects BEGIN
-)sql" + std::string(kIndexNewRow) +
+)sql" + kIndexNewRowV5 +
         R"sql(
   INSERT INTO object_counts (appid, type, n) VALUES (new.appid, new.type, 1)
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 CREATE TRIGGER objects_after_update AFTER UPDATE OF json ON objects BEGIN
 )sql" + std::string(kUnindexOldRow) +
-        std::string(kIndexNewRow) +
+        kIndexNewRowV5 +
         R"sql(
 END;
 CREATE TRIGGER objects_after_retype AFTER UPDATE OF appid, type ON objects
@@ -242,7 +253,28 @@ END;
     // volume zero and blind the R*-tree's choice of subtree. The app, type,
     // timestamp and id beside each point let an unfiltered nearby search
     // count and page without reading the objects.
+    //
+    // The full-text index gains a `scope` column (app, and app and type), so
+    // FTS5 itself keeps a search within its app and type.
     R"sql(
+DROP TRIGGER objects_after_insert;
+DROP TRIGGER objects_after_update;
+DROP TABLE objects_fts;
+CREATE VIRTUAL TABLE objects_fts USING fts5(
+  text, scope, tokenize = 'unicode61 remove_diacritics 2');
+INSERT INTO objects_fts (rowid, text, scope)
+  SELECT rowid, para_text(json), para_fts_scope(appid, type) FROM objects;
+CREATE TRIGGER objects_after_insert AFTER INSERT ON objects BEGIN
+)sql" + kIndexNewRow +
+        R"sql(
+  INSERT INTO object_counts (appid, type, n) VALUES (new.appid, new.type, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER objects_after_update AFTER UPDATE OF json, appid, type ON objects BEGIN
+)sql" + std::string(kUnindexOldRow) +
+        kIndexNewRow +
+        R"sql(
+END;
 CREATE VIRTUAL TABLE object_places USING rtree_i32(
   obj, min_lat, max_lat, min_lng, max_lng, min_app, max_app, min_type, max_type,
   +appid, +type, +timestamp, +id);
@@ -412,6 +444,16 @@ void sql_place_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
   sqlite3_result_int64(ctx, sqlite::place_key(view));
 }
 
+void sql_fts_scope(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto text = [&](int i) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_value_bytes(argv[i])))
+             : std::string_view();
+  };
+  std::string scope = sqlite::fts_scope(text(0), text(1));
+  sqlite3_result_text(ctx, scope.data(), static_cast<int>(scope.size()), SQLITE_TRANSIENT);
+}
+
 void sql_prop_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
   auto* type = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
   auto* path = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
@@ -473,6 +515,7 @@ void register_functions(sqlite3* db) {
                           nullptr);
   sqlite3_create_function(db, "para_place_units", 2, flags, nullptr, sql_place_units, nullptr,
                           nullptr);
+  sqlite3_create_function(db, "para_fts_scope", 2, flags, nullptr, sql_fts_scope, nullptr, nullptr);
   sqlite3_create_function(db, "para_place_key", 1, flags, nullptr, sql_place_key, nullptr, nullptr);
   sqlite3_create_function(db, "para_select_page", 4, SQLITE_UTF8 | SQLITE_DIRECTONLY, nullptr,
                           nullptr, sql_select_page_step, sql_select_page_final);

@@ -112,6 +112,13 @@ describe('from schema 5 (the last release)', () => {
     assert.deepEqual(await near('place', '51.5074,-0.1278', 1), ['london']);
   });
 
+  test('the full-text index is rebuilt within each app and type', async () => {
+    assert.deepEqual(ids(await client.get('place/search', { q: 'versailles' })), ['versailles']);
+    assert.deepEqual(ids(await client.get('search', { q: 'london OR paris' })), ['london', 'paris']);
+    assert.deepEqual(ids(await client.get('book/search', { q: 'place' })), ['b1'], '"No place"');
+    assert.deepEqual(ids(await client.get('place/search', { q: 'place' })), ['bad'], 'latlng "not a place"');
+  });
+
   test('writes after the upgrade keep the places index', async () => {
     assert.equal((await client.post('place', { id: 'louvre', latlng: '48.8606,2.3376' })).status, 201);
     assert.equal((await client.patch('place/london', { latlng: '48.85,2.34' })).status, 200);

@@ -153,6 +153,35 @@ TEST_F(StoreTest, SearchTranslationMatchesParaSemantics) {
   EXPECT_EQ(ids("a", "star", "other"), (Ids{}));
 }
 
+// The full-text index is scoped by app and type inside FTS5: a word search
+// returns only its app's (and type's) objects, and the scope words are out
+// of reach of user queries.
+TEST_F(StoreTest, FullTextSearchesStayInTheirAppAndType) {
+  put(object("a", "1", R"({"name":"red apple"})"));
+  auto pen = object("a", "2", R"({"name":"red pen"})");
+  pen.type = "pen";
+  put(pen);
+  put(object("b", "3", R"({"name":"red apple"})"));
+  EXPECT_EQ(ids("a", "red"), (Ids{"1", "2"}));
+  EXPECT_EQ(ids("a", "red", "book"), (Ids{"1"}));
+  EXPECT_EQ(ids("a", "red", "pen"), (Ids{"2"}));
+  EXPECT_EQ(ids("b", "red"), (Ids{"3"}));
+  EXPECT_EQ(ids("a", "\"red apple\""), (Ids{"1"}));
+  EXPECT_EQ(ids("a", "appl*"), (Ids{"1"}));
+  EXPECT_EQ(ids("a", "*pple"), (Ids{"1"})) << "text wildcards are scoped too";
+  EXPECT_EQ(ids("b", "*pen"), (Ids{}));
+  const std::string scope = sqlite::fts_scope("a", "book");
+  for (const std::string& word :
+       {scope.substr(0, scope.find(' ')), scope.substr(scope.find(' ') + 1)})
+    EXPECT_EQ(ids("a", word), (Ids{})) << "a scope word is not a word of the text: " << word;
+  // A retype moves the object's words to its new scope.
+  auto moved = object("a", "1", R"({"name":"red apple"})");
+  moved.type = "pen";
+  put(moved);
+  EXPECT_EQ(ids("a", "red", "book"), (Ids{}));
+  EXPECT_EQ(ids("a", "red", "pen"), (Ids{"1", "2"}));
+}
+
 TEST_F(StoreTest, HostileTextStaysData) {
   put(object("a", "1", R"({"name":"x' OR 1=1 --","q":"\" OR \"\" = \""})"));
   put(object("a", "2", R"({"name":"plain"})"));
