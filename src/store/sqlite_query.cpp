@@ -414,9 +414,50 @@ void SqlFragment::append(const SqlFragment& other) {
   params.insert(params.end(), other.params.begin(), other.params.end());
 }
 
+namespace {
+
+// `query` as an FTS5 expression over the words of the text, if it is one.
+std::optional<std::string> fts_expression(const search::Query& query) {
+  using search::FieldKind;
+  if (const auto* t = std::get_if<search::Term>(&query); t && t->field.kind == FieldKind::kText)
+    return fts_phrase(t->text);
+  if (const auto* p = std::get_if<search::Phrase>(&query); p && p->field.kind == FieldKind::kText)
+    return fts_phrase(p->text);
+  if (const auto* p = std::get_if<search::Prefix>(&query);
+      p && p->field.kind == FieldKind::kText && !p->prefix.empty())
+    return fts_phrase(p->prefix, true);
+  const auto* b = std::get_if<search::Boolean>(&query);
+  if (!b) return std::nullopt;
+  std::vector<std::string> must, should, must_not;
+  for (const auto& clause : b->clauses) {
+    auto e = fts_expression(clause.query);
+    if (!e) return std::nullopt;
+    auto& list = clause.occur == search::Occur::kMust     ? must
+                 : clause.occur == search::Occur::kShould ? should
+                                                          : must_not;
+    list.push_back("(" + *e + ")");
+  }
+  // As the SQL translation: with a required clause, optional ones only score.
+  auto joined = [](const std::vector<std::string>& parts, std::string_view op) {
+    std::string out;
+    for (const auto& part : parts)
+      out += (out.empty() ? "" : std::string(op)) + part;
+    return out;
+  };
+  std::string positive = !must.empty() ? joined(must, " AND ") : joined(should, " OR ");
+  if (positive.empty()) return std::nullopt;  // FTS5 has no NOT without a left side
+  for (const auto& part : must_not)
+    positive = "(" + positive + ") NOT " + part;
+  return positive;
+}
+
+}  // namespace
+
 Translation translate(const search::Query& query, std::string_view appid, std::string_view type) {
   Match match = Translator(appid, type).translate(query);
-  return {std::move(match.sql), std::move(match.postings)};
+  Translation t{std::move(match.sql), std::move(match.postings), std::nullopt};
+  if (auto e = fts_expression(query)) t.text_only = scoped_fts_query(appid, type, "(" + *e + ")");
+  return t;
 }
 
 SqlFragment where_clause(const search::Query& query, std::string_view appid,

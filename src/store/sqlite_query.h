@@ -61,6 +61,10 @@ std::optional<Postings> postings(const search::Query& query, std::string_view ap
 struct Translation {
   SqlFragment where;
   std::optional<Postings> postings;
+  // The FTS5 query for objects_fts (scope included) when the whole query is
+  // words in the text (terms, phrases, word prefixes, combined by AND, OR
+  // and NOT), which FTS5 then answers alone; else nullopt.
+  std::optional<std::string> text_only;
 };
 Translation translate(const search::Query& query, std::string_view appid,
                       std::string_view type = {});

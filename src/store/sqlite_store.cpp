@@ -37,10 +37,12 @@ constexpr std::string_view kPostNewRow = R"sql(
 )sql";
 
 // What every search index holds for the row `new` of objects: its words and
-// their scope (app, type), its tags and its property values.
+// their scope (app, type), its keys, its tags and its property values.
 const std::string kIndexNewRow = R"sql(
   INSERT INTO objects_fts (rowid, text, scope)
     VALUES (new.rowid, para_text(new.json), para_fts_scope(new.appid, new.type));
+  INSERT INTO object_keys (obj, appid, type, timestamp, id)
+    VALUES (new.rowid, new.appid, new.type, new.timestamp, new.id);
 )sql" + std::string(kPostNewRow);
 
 // The same in schema version 5, before the scope (migrations are history).
@@ -255,7 +257,10 @@ END;
     // count and page without reading the objects.
     //
     // The full-text index gains a `scope` column (app, and app and type), so
-    // FTS5 itself keeps a search within its app and type.
+    // FTS5 itself keeps a search within its app and type; object_keys, a
+    // narrow copy of each object's app, type, timestamp and id by rowid,
+    // lets a full-text search count and page its matches without reading
+    // the objects.
     R"sql(
 DROP TRIGGER objects_after_insert;
 DROP TRIGGER objects_after_update;
@@ -264,15 +269,28 @@ CREATE VIRTUAL TABLE objects_fts USING fts5(
   text, scope, tokenize = 'unicode61 remove_diacritics 2');
 INSERT INTO objects_fts (rowid, text, scope)
   SELECT rowid, para_text(json), para_fts_scope(appid, type) FROM objects;
+CREATE TABLE object_keys (
+  obj       INTEGER PRIMARY KEY,
+  appid     TEXT NOT NULL,
+  type      TEXT NOT NULL,
+  timestamp INTEGER NOT NULL,
+  id        TEXT NOT NULL
+);
+INSERT INTO object_keys (obj, appid, type, timestamp, id)
+  SELECT rowid, appid, type, timestamp, id FROM objects;
+CREATE TRIGGER objects_after_delete_keys AFTER DELETE ON objects BEGIN
+  DELETE FROM object_keys WHERE obj = old.rowid;
+END;
 CREATE TRIGGER objects_after_insert AFTER INSERT ON objects BEGIN
 )sql" + kIndexNewRow +
         R"sql(
   INSERT INTO object_counts (appid, type, n) VALUES (new.appid, new.type, 1)
     ON CONFLICT DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER objects_after_update AFTER UPDATE OF json, appid, type ON objects BEGIN
+CREATE TRIGGER objects_after_update AFTER UPDATE OF json, appid, type, timestamp, id
+  ON objects BEGIN
 )sql" + std::string(kUnindexOldRow) +
-        kIndexNewRow +
+        "  DELETE FROM object_keys WHERE obj = old.rowid;\n" + kIndexNewRow +
         R"sql(
 END;
 CREATE VIRTUAL TABLE object_places USING rtree_i32(
@@ -1071,6 +1089,22 @@ Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r)
       exclude_ids(s.from_where, r, "p.id");
       return s;
     }
+  }
+  if (by_timestamp && !r.near && query.text_only) {
+    // Words only: FTS5 finds the matches, object_keys holds all a page needs.
+    MatchSource s{{" FROM objects_fts JOIN object_keys k ON k.obj = objects_fts.rowid "
+                   "WHERE objects_fts MATCH ? AND k.appid = ?",
+                   {*query.text_only, std::string(appid)}},
+                  {},
+                  "k.obj",
+                  {"k.timestamp", {}},
+                  "k.id"};
+    if (!r.type.empty()) {
+      s.from_where.sql += " AND k.type = ?";
+      s.from_where.params.emplace_back(r.type);
+    }
+    exclude_ids(s.from_where, r, "k.id");
+    return s;
   }
   if (by_timestamp && r.near && std::holds_alternative<search::MatchAll>(r.query)) {
     // Nothing but the distance: the places index holds all a page needs.

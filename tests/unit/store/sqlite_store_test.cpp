@@ -311,6 +311,13 @@ TEST_F(StoreTest, OnePassSearchesPageLikeASortedList) {
       {"id:A*", {}},
       {"name:*z*", {"a1", "a2", "a3", "a4", "a5", "b1", "b2", "b3"}},
       {"azure", {"a1", "a2", "a3"}},
+      // Words only: answered by FTS5 and object_keys alone.
+      {"azure OR zeta", {"a1", "a2", "a3", "b1"}},
+      {"azure -one", {"a2", "a3"}},
+      {"+azure +two", {"a2"}},
+      {"azu*", {"a1", "a2", "a3", "a4"}},
+      {"\"azure two\"", {"a2"}},
+      {"(azure OR zeta) AND NOT (one OR zeta)", {"a2", "a3"}},
       {"name:az* AND tags:t", {"a1", "a2", "a3", "a4", "a5"}},
       {"name:nothing*", {}}};
   for (const auto& [q, expected] : cases) {
@@ -636,6 +643,24 @@ TEST(SqliteQuery, PlaceMappingsAreStable) {
   EXPECT_EQ(sqlite::parse_latlng(" 48.8566 , 2.3522 ")->lng, 2.3522);
   for (const char* bad : {"", "48.8", "91,0", "0,181", "nan,0", "1,inf", "1,2,3", "a,b", "1 ,"})
     EXPECT_FALSE(sqlite::parse_latlng(bad)) << bad;
+}
+
+TEST(SqliteQuery, WordsOnlyQueriesGoToFts5Alone) {
+  auto text_only = [](const char* q, const char* type = "") {
+    return sqlite::translate(search::parse_query(q).value(), "app", type).text_only;
+  };
+  const std::string scope_app = sqlite::fts_scope("app", "").substr(0, 17);
+  EXPECT_EQ(text_only("red"), "scope : " + scope_app + " AND text : (\"red\")");
+  EXPECT_EQ(text_only("red apple*"),
+            "scope : " + scope_app + " AND text : ((\"red\") OR (\"apple\" *))");
+  EXPECT_EQ(text_only("+red -\"green apple\"", "book"),
+            "scope : " + sqlite::fts_scope("app", "book").substr(18) +
+                " AND text : (((\"red\")) NOT (\"green apple\"))");
+  EXPECT_FALSE(text_only("red AND tags:x")) << "a tag is not a word of the text";
+  EXPECT_FALSE(text_only("name:red"));
+  EXPECT_FALSE(text_only("*"));
+  EXPECT_FALSE(text_only("r*d")) << "FTS5 has no inner wildcard";
+  EXPECT_TRUE(text_only("\"NEAR(a b)\" OR x")) << "FTS5 syntax stays inside quotes";
 }
 
 TEST(SqliteQuery, SortExpressions) {
