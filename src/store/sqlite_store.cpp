@@ -65,7 +65,8 @@ std::string latlng_of(std::string_view json) {
          ", '$.properties.latlng'))";
 }
 
-// The row `new` of objects into the places index, if it has a valid position.
+// The row `new` of objects into the places index, if it has a valid position
+// (most objects have none: a substring test spares them two JSON parses).
 const std::string kPlaceNewRow = R"sql(
   INSERT INTO object_places (obj, min_lat, max_lat, min_lng, max_lng, min_app, max_app,
                              min_type, max_type, appid, type, timestamp, id)
@@ -74,7 +75,7 @@ const std::string kPlaceNewRow = R"sql(
     FROM (SELECT para_place_units(p, 0) AS lat, para_place_units(p, 1) AS lng,
                  para_place_key(new.appid) AS app, para_place_key(new.type) AS type
           FROM (SELECT )sql" + latlng_of("new.json") +
-                                 R"sql( AS p))
+                                 R"sql( AS p WHERE instr(new.json, '"latlng"') > 0))
     WHERE lat IS NOT NULL AND lng IS NOT NULL;
 )sql";
 
