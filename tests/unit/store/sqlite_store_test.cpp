@@ -307,6 +307,9 @@ TEST_F(StoreTest, OnePassSearchesPageLikeASortedList) {
       {R"(name:b\[*)", {"a9"}},
       {"name:z*", {"b1", "b2", "b3"}},
       {"name:zz*", {"b3"}},
+      {"name:azur*", {"a1", "a2", "a3"}},
+      {"name:AZURE*", {"a1", "a2", "a3"}},
+      {"name:bA*", {"a8"}},
       {"id:a*", {"a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"}},
       {"id:A*", {}},
       {"name:*z*", {"a1", "a2", "a3", "a4", "a5", "b1", "b2", "b3"}},
@@ -323,14 +326,19 @@ TEST_F(StoreTest, OnePassSearchesPageLikeASortedList) {
   for (const auto& [q, expected] : cases) {
     SCOPED_TRACE(q);
     EXPECT_EQ(ids("a", q), expected);
-    for (bool descending : {true, false}) {
+    // Every object is a book: with the type and without, as their SQL and
+    // their FTS5 scope differ.
+    for (auto [descending, type] :
+         {std::pair{true, ""}, {false, ""}, {true, "book"}, {false, "book"}}) {
       Ids sorted = expected;
       std::sort(sorted.begin(), sorted.end(), [&](const auto& x, const auto& y) {
         auto kx = std::make_pair(timestamp_of[x], x);
         auto ky = std::make_pair(timestamp_of[y], y);
         return descending ? ky < kx : kx < ky;
       });
+      SCOPED_TRACE(std::string("type=") + type);
       SearchRequest r;
+      r.type = type;
       r.query = search::parse_query(q).value();
       r.descending = descending;
       r.limit = 2;
