@@ -1057,9 +1057,13 @@ sqlite::SqlFragment search_scope(std::string_view appid, const SearchRequest& r,
   return f;
 }
 
-// Where a search finds its matches: the objects (alias o), or, for a query
-// of one tag or one custom-field condition sorted by timestamp, the postings
-// of that index (alias p), which hold all a count or a page needs.
+// Where a search finds its matches, and what the page and the count read.
+// By default the objects (alias o); sorted by timestamp, narrower sources
+// that hold everything a page needs:
+//   - postings (alias p) for one tag or custom-field condition, or a
+//     conjunction of them, in timestamp order;
+//   - FTS5 and object_keys (alias k) for a query of words only;
+//   - the places index (alias g) for a nearby search with no other condition.
 struct MatchSource {
   sqlite::SqlFragment from_where;  // " FROM ... WHERE ..."
   sqlite::SqlFragment counted;     // " FROM <counts table> WHERE ...", if there is one
@@ -1070,50 +1074,54 @@ struct MatchSource {
   bool in_sort_order = false;  // its index yields the matches in the order of the sort
 };
 
+MatchSource postings_source(const SearchRequest& r, const sqlite::Postings& postings) {
+  MatchSource s{{" FROM " + postings.table + " p WHERE ", {}},
+                {},
+                "p.obj",
+                {"p.timestamp", {}},
+                "p.id",
+                postings.may_repeat,
+                true};
+  s.from_where.append(postings.where);
+  if (!postings.counts_table.empty() && r.exclude_ids.empty()) {
+    s.counted = {" FROM " + postings.counts_table + " p WHERE ", {}};
+    s.counted.append(postings.where);
+  }
+  exclude_ids(s.from_where, r, "p.id");
+  return s;
+}
+
+MatchSource words_source(std::string_view appid, const SearchRequest& r,
+                         const std::string& fts_query) {
+  MatchSource s{{" FROM objects_fts JOIN object_keys k ON k.obj = objects_fts.rowid "
+                 "WHERE objects_fts MATCH ? AND k.appid = ?",
+                 {fts_query, std::string(appid)}},
+                {},
+                "k.obj",
+                {"k.timestamp", {}},
+                "k.id"};
+  if (!r.type.empty()) {
+    s.from_where.sql += " AND k.type = ?";
+    s.from_where.params.emplace_back(r.type);
+  }
+  exclude_ids(s.from_where, r, "k.id");
+  return s;
+}
+
+MatchSource places_source(std::string_view appid, const SearchRequest& r) {
+  MatchSource s{{" FROM ", {}}, {}, "g.obj", {"g.timestamp", {}}, "g.id"};
+  s.from_where.append(places_near(appid, r.type, *r.near));
+  s.from_where.sql += " g WHERE true";
+  exclude_ids(s.from_where, r, "g.id");
+  return s;
+}
+
 Result<MatchSource> match_source(std::string_view appid, const SearchRequest& r) {
   sqlite::Translation query = sqlite::translate(r.query, appid, r.type);
-  const bool by_timestamp = r.sort_field.empty() || r.sort_field == "timestamp";
-  if (by_timestamp && !r.near) {
-    if (auto& postings = query.postings) {
-      MatchSource s{{" FROM " + postings->table + " p WHERE ", {}},
-                    {},
-                    "p.obj",
-                    {"p.timestamp", {}},
-                    "p.id",
-                    postings->may_repeat,
-                    true};
-      s.from_where.append(postings->where);
-      if (!postings->counts_table.empty() && r.exclude_ids.empty()) {
-        s.counted = {" FROM " + postings->counts_table + " p WHERE ", {}};
-        s.counted.append(postings->where);
-      }
-      exclude_ids(s.from_where, r, "p.id");
-      return s;
-    }
-  }
-  if (by_timestamp && !r.near && query.text_only) {
-    // Words only: FTS5 finds the matches, object_keys holds all a page needs.
-    MatchSource s{{" FROM objects_fts JOIN object_keys k ON k.obj = objects_fts.rowid "
-                   "WHERE objects_fts MATCH ? AND k.appid = ?",
-                   {*query.text_only, std::string(appid)}},
-                  {},
-                  "k.obj",
-                  {"k.timestamp", {}},
-                  "k.id"};
-    if (!r.type.empty()) {
-      s.from_where.sql += " AND k.type = ?";
-      s.from_where.params.emplace_back(r.type);
-    }
-    exclude_ids(s.from_where, r, "k.id");
-    return s;
-  }
-  if (by_timestamp && r.near && std::holds_alternative<search::MatchAll>(r.query)) {
-    // Nothing but the distance: the places index holds all a page needs.
-    MatchSource s{{" FROM ", {}}, {}, "g.obj", {"g.timestamp", {}}, "g.id"};
-    s.from_where.append(places_near(appid, r.type, *r.near));
-    s.from_where.sql += " g WHERE true";
-    exclude_ids(s.from_where, r, "g.id");
-    return s;
+  if (r.sort_field.empty() || r.sort_field == "timestamp") {
+    if (!r.near && query.postings) return postings_source(r, *query.postings);
+    if (!r.near && query.text_only) return words_source(appid, r, *query.text_only);
+    if (r.near && std::holds_alternative<search::MatchAll>(r.query)) return places_source(appid, r);
   }
   auto sort = sqlite::sort_expression(r.sort_field);
   if (!sort) return sort.error();
@@ -1278,28 +1286,14 @@ Result<SearchPage> select_in_one_pass(Connection& c, const SearchRequest& r, con
   return page;
 }
 
-Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchRequest& request) {
-  auto source = match_source(appid, request);
-  if (!source) return source.error();
-  auto reader = borrow_reader();
-  Connection& c = *reader.conn;
-  ReadSnapshot snapshot(c);
-  if (auto st = snapshot.begin(); !st) return st.error();
+// A page in two steps: the rowids of the page, in order, from whatever
+// index finds the matches (sorting them if it must); then only those rows'
+// JSON. Ties in the sort value are broken by id, so the order is total and a
+// cursor (sort value, id) marks an exact position. The total is counted
+// apart, unless the first page holds every match.
+Result<SearchPage> select_sorted(Connection& c, std::string_view appid,
+                                 const SearchRequest& request, const MatchSource& s) {
   SearchPage page;
-  if (request.count_only || request.limit <= 0) {
-    auto total = count_matches(c, appid, request, *source);
-    if (!total) return total.error();
-    page.total = *total;
-    return page;
-  }
-
-  if (selects_in_one_pass(request, *source)) return select_in_one_pass(c, request, *source);
-
-  // A page in two steps: the rowids of the page, in order, from whatever
-  // index finds the matches; then only those rows' JSON. Ties in the sort
-  // value are broken by id, so the order is total and a cursor (sort value,
-  // id) marks an exact position.
-  const MatchSource& s = *source;
   const std::string dir = request.descending ? " DESC" : " ASC";
   sqlite::SqlFragment inner{std::string("SELECT ") + (s.distinct ? "DISTINCT " : "") + s.rowid +
                                 " AS r, " + s.key.sql + " AS k, " + s.id + " AS i",
@@ -1344,10 +1338,28 @@ Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchReque
     page.total = returned;
     return page;
   }
-  auto total = count_matches(c, appid, request, *source);
+  auto total = count_matches(c, appid, request, s);
   if (!total) return total.error();
   page.total = *total;
   return page;
+}
+
+Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchRequest& request) {
+  auto source = match_source(appid, request);
+  if (!source) return source.error();
+  auto reader = borrow_reader();
+  Connection& c = *reader.conn;
+  ReadSnapshot snapshot(c);
+  if (auto st = snapshot.begin(); !st) return st.error();
+  if (request.count_only || request.limit <= 0) {
+    auto total = count_matches(c, appid, request, *source);
+    if (!total) return total.error();
+    SearchPage page;
+    page.total = *total;
+    return page;
+  }
+  if (selects_in_one_pass(request, *source)) return select_in_one_pass(c, request, *source);
+  return select_sorted(c, appid, request, *source);
 }
 
 }  // namespace
