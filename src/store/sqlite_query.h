@@ -127,12 +127,13 @@ std::optional<LatLng> parse_latlng(std::string_view latlng);
 double distance_km(LatLng a, LatLng b);
 
 // The places index keeps positions as integers of 1e-7 degree (about 1 cm,
-// like Lucene's LatLonPoint), and an object's app and type as 31-bit keys
-// beside them, so one R*Tree lookup narrows by place, app and type at once.
+// like Lucene's LatLonPoint), and an object's app and type as 30-bit keys
+// beside them (stored as [key, key + 1], which must fit the tree's 32-bit
+// integers), so one R*Tree lookup narrows by place, app and type at once.
 // Stored in databases: never change either mapping.
 constexpr double kPlaceUnitsPerDegree = 1e7;
 std::int64_t place_units(double degrees);       // rounded to the nearest unit
-std::int64_t place_key(std::string_view text);  // FNV-1a, low 31 bits
+std::int64_t place_key(std::string_view text);  // FNV-1a, low 30 bits
 
 // A latitude/longitude rectangle in degrees, min <= max on both axes.
 struct GeoBox {
