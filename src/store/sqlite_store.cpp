@@ -1156,7 +1156,28 @@ Result<std::int64_t> count_matches(Connection& c, std::string_view appid, const 
   return stmt->integer(0);
 }
 
-Status migrate(Connection& c) {
+// Logs, at most every `interval`, that an upgrade step is still running;
+// SQLite calls it back every kHeartbeatSteps virtual-machine instructions.
+struct UpgradeHeartbeat {
+  static constexpr int kHeartbeatSteps = 1000;
+  std::int64_t version;
+  std::chrono::milliseconds interval;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_said = started;
+
+  static int on_progress(void* self) {
+    auto* h = static_cast<UpgradeHeartbeat*>(self);
+    auto now = std::chrono::steady_clock::now();
+    if (now - h->last_said >= h->interval) {
+      h->last_said = now;
+      spdlog::info("store: still upgrading the schema to version {} ({} s so far)", h->version,
+                   std::chrono::duration_cast<std::chrono::seconds>(now - h->started).count());
+    }
+    return 0;  // never interrupt
+  }
+};
+
+Status migrate(Connection& c, std::chrono::milliseconds heartbeat) {
   std::int64_t version = 0;
   {
     auto stmt = c.prepare("PRAGMA user_version");
@@ -1172,16 +1193,22 @@ Status migrate(Connection& c) {
   for (std::int64_t step = version; step < kSchemaVersion; ++step) {
     // Steps that rebuild an index take a while on a large database: say so.
     if (version > 0) spdlog::info("store: upgrading the schema to version {}...", step + 1);
-    auto started = std::chrono::steady_clock::now();
+    UpgradeHeartbeat alive{step + 1, heartbeat};
+    if (version > 0) {
+      sqlite3_progress_handler(c.handle(), UpgradeHeartbeat::kHeartbeatSteps,
+                               UpgradeHeartbeat::on_progress, &alive);
+    }
     std::string sql = std::string("BEGIN; ") + kMigrations[step] +
                       "PRAGMA user_version = " + std::to_string(step + 1) + "; COMMIT;";
-    if (auto st = c.exec(sql); !st) {
+    Status st = c.exec(sql);
+    sqlite3_progress_handler(c.handle(), 0, nullptr, nullptr);
+    if (!st) {
       (void)c.exec("ROLLBACK");
       return st;
     }
     if (version > 0) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now() - started);
+          std::chrono::steady_clock::now() - alive.started);
       spdlog::info("store: schema version {} in {} ms", step + 1, ms.count());
     }
   }
@@ -1373,7 +1400,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
   configure_sqlite_library();
   auto writer = Connection::open(path, options);
   if (!writer) return writer.error();
-  if (auto st = migrate(**writer); !st) return st.error();
+  if (auto st = migrate(**writer, options.upgrade_heartbeat); !st) return st.error();
   (void)(*writer)->exec(kAnalyze);
   std::vector<std::unique_ptr<Connection>> readers;
   const unsigned count = std::max(4u, 2 * std::thread::hardware_concurrency());

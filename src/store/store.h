@@ -15,6 +15,7 @@
 // object, stale version) are not errors; they are reported per operation.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -113,6 +114,9 @@ struct StoreOptions {
   std::string data_dir;   // created if missing
   bool sync_full = true;  // fsync every commit (survives power loss)
   int cache_mb = 16;      // page cache of each connection (the writer and every reader)
+  // While a schema upgrade runs, "still upgrading" is logged this often, so
+  // a long upgrade of a large database is seen to be alive.
+  std::chrono::milliseconds upgrade_heartbeat{10000};
 };
 
 class Store {
