@@ -65,7 +65,7 @@ struct OsslFree {
     Free(p);
   }
 };
-using PkeyPtr = std::unique_ptr<EVP_PKEY, OsslFree<EVP_PKEY_free>>;
+using PkeyPtr = KeyPtr;  // the key pool's owner of an EVP_PKEY
 using X509Ptr = std::unique_ptr<X509, OsslFree<X509_free>>;
 using CrlPtr = std::unique_ptr<X509_CRL, OsslFree<X509_CRL_free>>;
 using ReqPtr = std::unique_ptr<X509_REQ, OsslFree<X509_REQ_free>>;
@@ -1199,12 +1199,8 @@ Result<std::unique_ptr<CertificateAuthority>> CertificateAuthority::open(
   state->crl_number_path = directory / "crl_number";
   state->max_certificate_days = options.max_certificate_days;
   if (options.rsa_key_pool > 0) {
-    state->rsa_keys = std::make_unique<KeyPool>(
-        [] {
-          auto key = generate_key(KeyType::kRsa2048);
-          return key ? Result<KeyPtr>(KeyPtr(key->release())) : Result<KeyPtr>(key.error());
-        },
-        options.rsa_key_pool);
+    state->rsa_keys = std::make_unique<KeyPool>([] { return generate_key(KeyType::kRsa2048); },
+                                                options.rsa_key_pool);
   }
   state->clock = options.clock ? std::move(options.clock)
                                : CaOptions::Clock([] { return std::chrono::system_clock::now(); });
@@ -1227,9 +1223,7 @@ namespace {
 // A device's key pair: RSA from the pool when there is one.
 Result<PkeyPtr> new_device_key(KeyPool* rsa_keys, KeyType key_type) {
   if (key_type != KeyType::kRsa2048 || !rsa_keys) return generate_key(key_type);
-  auto key = rsa_keys->take();
-  if (!key) return key.error();
-  return PkeyPtr(key->release());
+  return rsa_keys->take();
 }
 
 }  // namespace

@@ -57,6 +57,16 @@ constexpr std::string_view kUnindexOldRow = R"sql(
   DELETE FROM object_props WHERE obj = old.rowid;
 )sql";
 
+// The trigger that indexes (`index_new_row`) and counts each new object.
+std::string insert_trigger(const std::string& index_new_row) {
+  return "CREATE TRIGGER objects_after_insert AFTER INSERT ON objects BEGIN\n" + index_new_row +
+         R"sql(
+  INSERT INTO object_counts (appid, type, n) VALUES (new.appid, new.type, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+)sql";
+}
+
 // Where an object keeps its position ("lat,lng"), given its storage JSON
 // column: `latlng`, else `properties.latlng`.
 std::string latlng_of(std::string_view json) {
@@ -194,12 +204,8 @@ CREATE TABLE object_counts (
   n     INTEGER NOT NULL,
   PRIMARY KEY (appid, type)
 ) WITHOUT ROWID;
-CREATE TRIGGER objects_after_insert AFTER INSERT ON objects BEGIN
-)sql" + kIndexNewRowV5 +
+)sql" + insert_trigger(kIndexNewRowV5) +
         R"sql(
-  INSERT INTO object_counts (appid, type, n) VALUES (new.appid, new.type, 1)
-    ON CONFLICT DO UPDATE SET n = n + 1;
-END;
 CREATE TRIGGER objects_after_update AFTER UPDATE OF json ON objects BEGIN
 )sql" + std::string(kUnindexOldRow) +
         kIndexNewRowV5 +
@@ -282,12 +288,8 @@ INSERT INTO object_keys (obj, appid, type, timestamp, id)
 CREATE TRIGGER objects_after_delete_keys AFTER DELETE ON objects BEGIN
   DELETE FROM object_keys WHERE obj = old.rowid;
 END;
-CREATE TRIGGER objects_after_insert AFTER INSERT ON objects BEGIN
-)sql" + kIndexNewRow +
+)sql" + insert_trigger(kIndexNewRow) +
         R"sql(
-  INSERT INTO object_counts (appid, type, n) VALUES (new.appid, new.type, 1)
-    ON CONFLICT DO UPDATE SET n = n + 1;
-END;
 CREATE TRIGGER objects_after_update AFTER UPDATE OF json, appid, type, timestamp, id
   ON objects BEGIN
 )sql" + std::string(kUnindexOldRow) +
@@ -430,10 +432,20 @@ class Statement {
   sqlite3_stmt* stmt_;
 };
 
-void sql_para_text(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  auto* json = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-  std::string text = json ? sqlite::indexed_text(json) : std::string();
+// An SQL function's text argument (numbers as their text), or nullopt for NULL.
+std::optional<std::string_view> text_arg(sqlite3_value* value) {
+  auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
+  if (!text) return std::nullopt;
+  return std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(value)));
+}
+
+void result_text(sqlite3_context* ctx, const std::string& text) {
   sqlite3_result_text(ctx, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+void sql_para_text(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto json = text_arg(argv[0]);
+  result_text(ctx, json ? sqlite::indexed_text(*json) : std::string());
 }
 
 void sql_distance_km(sqlite3_context* ctx, int, sqlite3_value** argv) {
@@ -444,51 +456,39 @@ void sql_distance_km(sqlite3_context* ctx, int, sqlite3_value** argv) {
 
 // para_place_units(latlng, 0 | 1): the latitude or longitude of a valid
 // "lat,lng" in units of 1e-7 degree, else NULL. para_place_key(text): the
-// 31-bit key of an app or a type in the places index.
+// 30-bit key of an app or a type in the places index.
 void sql_place_units(sqlite3_context* ctx, int, sqlite3_value** argv) {
   if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) return sqlite3_result_null(ctx);
-  auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-  auto at = sqlite::parse_latlng(
-      std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0]))));
+  auto at = sqlite::parse_latlng(text_arg(argv[0]).value_or(""));
   if (!at) return sqlite3_result_null(ctx);
   sqlite3_result_int64(ctx,
                        sqlite::place_units(sqlite3_value_int(argv[1]) == 0 ? at->lat : at->lng));
 }
 
 void sql_place_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-  std::string_view view =
-      text ? std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0])))
-           : std::string_view();
-  sqlite3_result_int64(ctx, sqlite::place_key(view));
+  sqlite3_result_int64(ctx, sqlite::place_key(text_arg(argv[0]).value_or("")));
 }
 
 void sql_fts_scope(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  auto text = [&](int i) {
-    auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
-    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_value_bytes(argv[i])))
-             : std::string_view();
-  };
-  std::string scope = sqlite::fts_scope(text(0), text(1));
-  sqlite3_result_text(ctx, scope.data(), static_cast<int>(scope.size()), SQLITE_TRANSIENT);
+  result_text(ctx,
+              sqlite::fts_scope(text_arg(argv[0]).value_or(""), text_arg(argv[1]).value_or("")));
 }
 
 void sql_prop_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  auto* type = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-  auto* path = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  auto type = text_arg(argv[0]);
+  auto path = text_arg(argv[1]);
   if (!type || !path) return sqlite3_result_null(ctx);
-  auto key = sqlite::property_key(type, path);
+  auto key = sqlite::property_key(*type, *path);
   if (!key) return sqlite3_result_null(ctx);
-  sqlite3_result_text(ctx, key->data(), static_cast<int>(key->size()), SQLITE_TRANSIENT);
+  result_text(ctx, *key);
 }
 
 void sql_client_json(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  auto* json = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  auto json = text_arg(argv[0]);
   if (!json) return sqlite3_result_null(ctx);
-  auto object = object_from_storage(json);
+  auto object = object_from_storage(*json);
   if (!object) return sqlite3_result_null(ctx);
-  std::string text = to_stored_client_json(*object);
-  sqlite3_result_text(ctx, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  result_text(ctx, to_stored_client_json(*object));
 }
 
 // para_select_page(key, id, rowid, selection): offers each row to the

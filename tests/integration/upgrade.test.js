@@ -15,19 +15,27 @@ let server;
 let para;
 const ids = (res) => res.body.items.map((o) => o.id).sort();
 
-before(async () => {
+// A server started on a copy of fixtures/<name>, and a client of it.
+async function startOn(name) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'para-upgrade-'));
-  fs.copyFileSync(path.join(__dirname, 'fixtures', 'schema-v3.db'), path.join(dataDir, 'para.db'));
-  server = await new ServerProcess({ dataDir }).start();
-  para = new ParaClient(server.endpoint, 'app:para', ROOT_SECRET);
+  fs.copyFileSync(path.join(__dirname, 'fixtures', name), path.join(dataDir, 'para.db'));
+  const started = await new ServerProcess({ dataDir }).start();
+  return [started, new ParaClient(started.endpoint, 'app:para', ROOT_SECRET)];
+}
+
+// Stops it, and checks that it stopped cleanly and never answered 500.
+async function stopCleanly(started) {
+  const exit = await started.stop();
+  assert.equal(exit.code, 0, started.log);
+  assert.doesNotMatch(started.log, / -> 500 /);
+  started.cleanup();
+}
+
+before(async () => {
+  [server, para] = await startOn('schema-v3.db');
 });
 
-after(async () => {
-  const exit = await server.stop();
-  assert.equal(exit.code, 0, server.log);
-  assert.doesNotMatch(server.log, / -> 500 /);
-  server.cleanup();
-});
+after(() => stopCleanly(server));
 
 test('the upgrade says what it does and keeps every object', async () => {
   for (const version of [4, 5, 6]) {
@@ -86,18 +94,10 @@ describe('from schema 5 (the last release)', () => {
   };
 
   before(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'para-upgrade5-'));
-    fs.copyFileSync(path.join(__dirname, 'fixtures', 'schema-v5.db'), path.join(dataDir, 'para.db'));
-    v5 = await new ServerProcess({ dataDir }).start();
-    client = new ParaClient(v5.endpoint, 'app:para', ROOT_SECRET);
+    [v5, client] = await startOn('schema-v5.db');
   });
 
-  after(async () => {
-    const exit = await v5.stop();
-    assert.equal(exit.code, 0, v5.log);
-    assert.doesNotMatch(v5.log, / -> 500 /);
-    v5.cleanup();
-  });
+  after(() => stopCleanly(v5));
 
   test('the places index is built from the stored positions', async () => {
     assert.match(v5.log, /upgrading the schema to version 6\.\.\./);
