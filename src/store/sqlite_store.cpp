@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "crypto/digest.h"
+#include "store/object_cache.h"
 #include "store/page_selection.h"
 #include "store/sqlite_query.h"
 #include "store/store.h"
@@ -631,8 +632,9 @@ class Connection {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers)
-      : writer_(std::move(writer)) {
+  SqliteStore(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers,
+              std::size_t object_cache_bytes)
+      : writer_(std::move(writer)), object_cache_(object_cache_bytes) {
     for (auto& r : readers)
       free_readers_.push_back(r.get());
     readers_ = std::move(readers);
@@ -910,12 +912,37 @@ class SqliteStore final : public Store {
         p->result = st.error();
       return;
     }
+    // Before any writer is told its write is done (see ObjectCache).
+    for (const PendingWrite* p : batch)
+      forget_cached(p->ops);
     // Keep the planner's statistics current as data grows: without them it
     // prefers walking the sort index over a selective one (name, tags).
     writes_since_analyze_ += applied;
     if (writes_since_analyze_ >= 20000) {
       writes_since_analyze_ = 0;
       if (c.exec(kAnalyze)) ++stats_generation_;
+    }
+  }
+
+  // Drops what the cache holds of objects the ops may have changed.
+  void forget_cached(std::span<const WriteOp> ops) {
+    for (const WriteOp& op : ops) {
+      switch (op.kind) {
+        case WriteOp::Kind::kInsert:
+        case WriteOp::Kind::kUpsert:
+        case WriteOp::Kind::kReplaceIfVersion:
+        case WriteOp::Kind::kDelete:
+          object_cache_.invalidate(op.object.appid, op.object.id);
+          break;
+        case WriteOp::Kind::kDeletePartition:
+          object_cache_.invalidate_all();
+          break;
+        case WriteOp::Kind::kPutShadow:
+        case WriteOp::Kind::kDeleteShadows:
+        case WriteOp::Kind::kPutJob:
+        case WriteOp::Kind::kDeleteJob:
+          break;  // not objects
+      }
     }
   }
 
@@ -954,6 +981,8 @@ class SqliteStore final : public Store {
   std::condition_variable readers_available_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> free_readers_;  // guarded by readers_mutex_
+
+  sqlite::ObjectCache object_cache_;  // clients' JSON of objects pages showed
 };
 
 // lastKey: the sort value and id of the last object of a page, as opaque
@@ -1270,7 +1299,46 @@ constexpr const char* kClientJsonByRowid =
     "SELECT coalesce(client_json, para_client_json(json)) FROM objects WHERE rowid = ?1";
 constexpr const char* kJsonByRowid = "SELECT json FROM objects WHERE rowid = ?1";
 
-Result<SearchPage> select_in_one_pass(Connection& c, const SearchRequest& r, const MatchSource& s) {
+// How a search reads the rows of its page: clients' JSON from the object
+// cache where it holds them, else (and all stored JSON) from the table.
+struct PageReads {
+  std::string_view appid;
+  bool client_json;
+  sqlite::ObjectCache& cache;
+  sqlite::ObjectCache::Ticket ticket;  // taken before the search's snapshot began
+};
+
+// Adds the rows (rowid, id), in order, to the page.
+template <class Rows>
+Status read_page_rows(Connection& c, const PageReads& reads, const Rows& rows, SearchPage& page) {
+  std::optional<Statement> fetch;
+  for (const auto& row : rows) {
+    if (reads.client_json) {
+      if (auto cached = reads.cache.find(reads.appid, row.id)) {
+        page.client_json.push_back(std::move(*cached));
+        continue;
+      }
+    }
+    if (!fetch) {
+      auto prepared = c.prepare(reads.client_json ? kClientJsonByRowid : kJsonByRowid);
+      if (!prepared) return prepared.error();
+      fetch.emplace(std::move(*prepared));
+    }
+    fetch->bind(1, row.rowid);
+    int rc = fetch->step();
+    if (rc == SQLITE_ROW) {
+      if (reads.client_json) reads.cache.insert(reads.ticket, reads.appid, row.id, fetch->text(0));
+      if (auto st = add_to_page(page, reads.client_json, fetch->text(0)); !st) return st;
+    } else if (rc != SQLITE_DONE) {
+      return sqlite_error(c.handle(), rc, "search");
+    }
+    fetch->reset();
+  }
+  return {};
+}
+
+Result<SearchPage> select_in_one_pass(Connection& c, const PageReads& reads, const SearchRequest& r,
+                                      const MatchSource& s) {
   std::optional<sqlite::PageCursor> cursor;
   if (!r.after.empty()) {
     auto decoded = decode_cursor(r.after);
@@ -1297,18 +1365,7 @@ Result<SearchPage> select_in_one_pass(Connection& c, const SearchRequest& r, con
   SearchPage page;
   page.total = selection.matches();
   auto rows = std::move(selection).page(skip);
-  auto fetch = c.prepare(r.client_json ? kClientJsonByRowid : kJsonByRowid);
-  if (!fetch) return fetch.error();
-  for (const auto& row : rows) {
-    fetch->bind(1, row.rowid);
-    int rc = fetch->step();
-    if (rc == SQLITE_ROW) {
-      if (auto st = add_to_page(page, r.client_json, fetch->text(0)); !st) return st.error();
-    } else if (rc != SQLITE_DONE) {
-      return sqlite_error(c.handle(), rc, "search");
-    }
-    fetch->reset();
-  }
+  if (auto st = read_page_rows(c, reads, rows, page); !st) return st.error();
   if (!rows.empty()) page.last_key = encode_cursor(rows.back().key, rows.back().id);
   return page;
 }
@@ -1318,7 +1375,7 @@ Result<SearchPage> select_in_one_pass(Connection& c, const SearchRequest& r, con
 // JSON. Ties in the sort value are broken by id, so the order is total and a
 // cursor (sort value, id) marks an exact position. The total is counted
 // apart, unless the first page holds every match.
-Result<SearchPage> select_sorted(Connection& c, std::string_view appid,
+Result<SearchPage> select_sorted(Connection& c, const PageReads& reads,
                                  const SearchRequest& request, const MatchSource& s) {
   SearchPage page;
   const std::string dir = request.descending ? " DESC" : " ASC";
@@ -1338,26 +1395,26 @@ Result<SearchPage> select_sorted(Connection& c, std::string_view appid,
   inner.sql += " ORDER BY k" + dir + ", i" + dir + " LIMIT ? OFFSET ?";
   inner.params.emplace_back(request.limit);
   inner.params.emplace_back(request.after.empty() ? request.offset : 0);
-  // Clients' JSON as stored; for rows written before it was, made here.
-  const char* column =
-      request.client_json ? "coalesce(o.client_json, para_client_json(o.json))" : "o.json";
-  sqlite::SqlFragment query{std::string("SELECT ") + column + ", page.i, page.k FROM (", {}};
-  query.append(inner);
-  query.sql += ") page JOIN objects o ON o.rowid = page.r ORDER BY page.k" + dir + ", page.i" + dir;
 
-  auto stmt = c.prepare_dynamic(query.sql);
-  if (!stmt) return stmt.error();
-  stmt->bind_all(query.params);
+  struct PageRow {
+    std::int64_t rowid;
+    std::string id;
+  };
+  std::vector<PageRow> rows;
   sqlite::SqlValue last_value;
-  std::string last_id;
-  int rc;
-  while ((rc = stmt->step()) == SQLITE_ROW) {
-    if (auto st = add_to_page(page, request.client_json, stmt->text(0)); !st) return st.error();
-    last_id = stmt->text(1);
-    last_value = stmt->value(2);
+  {
+    auto stmt = c.prepare_dynamic(inner.sql);
+    if (!stmt) return stmt.error();
+    stmt->bind_all(inner.params);
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      rows.push_back(PageRow{stmt->integer(0), std::string(stmt->text(2))});
+      last_value = stmt->value(1);
+    }
+    if (rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "search");
   }
-  if (rc != SQLITE_DONE) return sqlite_error(c.handle(), rc, "search");
-  if (!last_id.empty()) page.last_key = encode_cursor(last_value, last_id);
+  if (auto st = read_page_rows(c, reads, rows, page); !st) return st.error();
+  if (!rows.empty()) page.last_key = encode_cursor(last_value, rows.back().id);
   // A first page that is not full holds every match: no need to count.
   const std::int64_t returned =
       static_cast<std::int64_t>(page.items.size() + page.client_json.size());
@@ -1365,7 +1422,7 @@ Result<SearchPage> select_sorted(Connection& c, std::string_view appid,
     page.total = returned;
     return page;
   }
-  auto total = count_matches(c, appid, request, s);
+  auto total = count_matches(c, reads.appid, request, s);
   if (!total) return total.error();
   page.total = *total;
   return page;
@@ -1376,6 +1433,7 @@ Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchReque
   if (!source) return source.error();
   auto reader = borrow_reader();
   Connection& c = *reader.conn;
+  const PageReads reads{appid, request.client_json, object_cache_, object_cache_.ticket()};
   ReadSnapshot snapshot(c);
   if (auto st = snapshot.begin(); !st) return st.error();
   if (request.count_only || request.limit <= 0) {
@@ -1385,8 +1443,8 @@ Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchReque
     page.total = *total;
     return page;
   }
-  if (selects_in_one_pass(request, *source)) return select_in_one_pass(c, request, *source);
-  return select_sorted(c, appid, request, *source);
+  if (selects_in_one_pass(request, *source)) return select_in_one_pass(c, reads, request, *source);
+  return select_sorted(c, reads, request, *source);
 }
 
 }  // namespace
@@ -1411,7 +1469,9 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
   }
   spdlog::info("store: SQLite {} (WAL, synchronous={}, {} readers)", path,
                options.sync_full ? "full" : "normal", count);
-  return std::unique_ptr<Store>(new SqliteStore(std::move(*writer), std::move(readers)));
+  const auto cache_bytes = static_cast<std::size_t>(std::max(0, options.object_cache_mb)) << 20;
+  return std::unique_ptr<Store>(
+      new SqliteStore(std::move(*writer), std::move(readers), cache_bytes));
 }
 
 }  // namespace para

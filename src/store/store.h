@@ -114,6 +114,8 @@ struct StoreOptions {
   std::string data_dir;   // created if missing
   bool sync_full = true;  // fsync every commit (survives power loss)
   int cache_mb = 16;      // page cache of each connection (the writer and every reader)
+  // Clients' JSON of objects that search pages showed, shared by all readers; 0: none.
+  int object_cache_mb = 32;
   // While a schema upgrade runs, "still upgrading" is logged this often, so
   // a long upgrade of a large database is seen to be alive.
   std::chrono::milliseconds upgrade_heartbeat{10000};

@@ -128,6 +128,66 @@ TEST_F(StoreTest, AppsAreIsolated) {
   EXPECT_TRUE(store_->get("b", "1").value());
 }
 
+// Pages of clients' JSON come from the object cache once shown; every kind
+// of write must show through on the next page, by either page strategy.
+TEST_F(StoreTest, CachedPagesFollowEveryWrite) {
+  auto page_json = [&](std::string_view app, std::string_view q) {
+    SearchRequest r;
+    r.query = search::parse_query(q).value();
+    r.client_json = true;
+    r.limit = 10;
+    auto page = store_->search(app, r);
+    EXPECT_TRUE(page) << q;
+    std::string joined;
+    if (page) {
+      for (const auto& json : page->client_json)
+        joined += json + "\n";
+    }
+    return joined;
+  };
+  // name:ab* is answered in one pass, tags:t from postings in sort order.
+  const char* queries[] = {"name:ab*", "tags:t"};
+  put(object("a", "1", R"({"name":"abc","tags":["t"],"color":"red"})"));
+  put(object("a", "2", R"({"name":"abd","tags":["t"]})"));
+  put(object("b", "1", R"({"name":"abc","tags":["t"],"color":"blue"})"));
+  for (const char* q : queries) {
+    SCOPED_TRACE(q);
+    for (int shown = 0; shown < 2; ++shown) {  // the second time from the cache
+      auto json = page_json("a", q);
+      EXPECT_NE(json.find(R"("color":"red")"), std::string::npos);
+      EXPECT_EQ(json.find(R"("color":"blue")"), std::string::npos);  // app b's object 1
+    }
+  }
+  // Upsert.
+  put(object("a", "1", R"({"name":"abc","tags":["t"],"color":"green","timestamp":1})"));
+  for (const char* q : queries)
+    EXPECT_NE(page_json("a", q).find(R"("color":"green")"), std::string::npos) << q;
+  // Replace if version.
+  auto replaced = object("a", "1", R"({"name":"abc","tags":["t"],"color":"teal","timestamp":1})");
+  replaced.version = 1;
+  EXPECT_EQ(put(replaced, WriteOp::Kind::kReplaceIfVersion, 0), WriteOutcome::kApplied);
+  for (const char* q : queries)
+    EXPECT_NE(page_json("a", q).find(R"("color":"teal")"), std::string::npos) << q;
+  // Delete.
+  WriteOp remove{WriteOp::Kind::kDelete, object("a", "1"), 0};
+  ASSERT_TRUE(store_->write(std::span(&remove, 1)));
+  for (const char* q : queries) {
+    auto json = page_json("a", q);
+    EXPECT_EQ(json.find(R"("id":"1")"), std::string::npos) << q;
+    EXPECT_NE(json.find(R"("id":"2")"), std::string::npos) << q;
+  }
+  // Delete the app's partition; the other app keeps its cached object.
+  EXPECT_NE(page_json("b", "name:ab*").find(R"("color":"blue")"), std::string::npos);
+  ParaObject partition;
+  partition.appid = "a";
+  WriteOp drop{WriteOp::Kind::kDeletePartition, partition, 0};
+  ASSERT_TRUE(store_->write(std::span(&drop, 1)));
+  for (const char* q : queries) {
+    EXPECT_EQ(page_json("a", q), "") << q;
+    EXPECT_NE(page_json("b", q).find(R"("color":"blue")"), std::string::npos) << q;
+  }
+}
+
 TEST_F(StoreTest, SearchTranslationMatchesParaSemantics) {
   put(object("a", "1",
              R"({"name":"Alpha Centauri","tags":["star","near"],"mass":1.1,"kind":"Star"})"));

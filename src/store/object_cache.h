@@ -1,0 +1,97 @@
+// Clients' JSON of recently shown objects, shared by all of the store's
+// readers.
+//
+// A page of search results names its rows from an index, then needs each
+// row's JSON: one B-tree descent per row into a table far larger than the
+// CPU caches, which for a page of 30 costs more than finding the page. The
+// cache answers those reads from memory; popular objects stay in it.
+//
+// Coherence with writes, without holding any lock across a read transaction:
+// - a reader takes a ticket() before its read transaction starts;
+// - the writer calls invalidate() for every object it changed, after the
+//   commit; that stamps the key's shard with a new sequence number;
+// - insert() drops the value if the key's shard was stamped after the
+//   reader's ticket: the reader's snapshot may predate that write.
+// So a value is only ever inserted from a snapshot that saw every write
+// invalidated before it, and a write is never masked by an older value once
+// the writer has returned. A shard covers many keys; a write elsewhere in it
+// only costs that insertion.
+//
+// Capacity is in bytes (keys, values and bookkeeping); entries not found
+// since the eviction clock last passed them leave first. A capacity of 0
+// caches nothing.
+//
+// Thread-safety: every member may be called from any thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace para::sqlite {
+
+class ObjectCache {
+ public:
+  using Ticket = std::uint64_t;
+
+  explicit ObjectCache(std::size_t capacity_bytes);
+  ObjectCache(const ObjectCache&) = delete;
+  ObjectCache& operator=(const ObjectCache&) = delete;
+
+  // Take before the read transaction whose values will be inserted begins.
+  Ticket ticket() const { return sequence_.load(); }
+
+  // The cached JSON of object `id` of app `appid`, if any.
+  std::optional<std::string> find(std::string_view appid, std::string_view id);
+
+  // Caches `json` as read under `ticket`, unless a write since may have changed it.
+  void insert(Ticket ticket, std::string_view appid, std::string_view id, std::string_view json);
+
+  // After a committed write to the object (or to every object).
+  void invalidate(std::string_view appid, std::string_view id);
+  void invalidate_all();
+
+  // What the entries take now, as counted against the capacity.
+  std::size_t bytes() const;
+
+ private:
+  static constexpr std::size_t kShards = 16;
+  // One cached object. Key and JSON share one buffer, so a lookup that
+  // checks the key has already fetched the start of what it copies.
+  struct Slot {
+    std::string data;  // key, then JSON
+    std::size_t key_size = 0;
+    std::uint64_t hash = 0;
+    bool used = false;
+    bool referenced = false;  // found since the clock hand last passed
+  };
+  // Eviction is CLOCK (second chance): a hit only sets a flag, so reads do
+  // not reorder a list under the lock.
+  struct Shard {
+    mutable std::mutex mutex;
+    std::vector<Slot> slots;
+    std::vector<std::uint32_t> free_slots;
+    std::unordered_map<std::uint64_t, std::uint32_t> index;  // hash of the key -> slot
+    std::size_t hand = 0;
+    std::size_t bytes = 0;
+    std::uint64_t stamped = 0;  // sequence number of the last invalidation
+  };
+
+  Shard& shard_of(std::uint64_t hash) { return shards_[hash % kShards]; }
+  static void release(Shard& shard, std::uint32_t slot);
+  static std::uint32_t take_slot(Shard& shard);
+  void make_room(Shard& shard, std::size_t needed) const;
+
+  std::size_t shard_capacity_;
+  std::atomic<std::uint64_t> sequence_{0};
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace para::sqlite

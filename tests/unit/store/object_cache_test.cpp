@@ -1,0 +1,131 @@
+// The object cache: what it keeps, what it evicts, and that a write is never
+// masked by a value read before it.
+#include "store/object_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace para::sqlite {
+namespace {
+
+TEST(ObjectCache, FindsWhatWasInsertedPerAppAndId) {
+  ObjectCache cache(1 << 20);
+  cache.insert(cache.ticket(), "app", "1", R"({"id":"1"})");
+  cache.insert(cache.ticket(), "ab", "c", "ab/c");
+  cache.insert(cache.ticket(), "a", "bc", "a/bc");
+  EXPECT_EQ(cache.find("app", "1"), R"({"id":"1"})");
+  EXPECT_EQ(cache.find("ab", "c"), "ab/c");
+  EXPECT_EQ(cache.find("a", "bc"), "a/bc");
+  EXPECT_EQ(cache.find("other", "1"), std::nullopt);
+  EXPECT_EQ(cache.find("app", "2"), std::nullopt);
+  cache.insert(cache.ticket(), "app", "1", "newer");
+  EXPECT_EQ(cache.find("app", "1"), "newer");
+}
+
+TEST(ObjectCache, ZeroCapacityKeepsNothing) {
+  ObjectCache cache(0);
+  cache.insert(cache.ticket(), "app", "1", "x");
+  EXPECT_EQ(cache.find("app", "1"), std::nullopt);
+  EXPECT_EQ(cache.bytes(), 0u);
+}
+
+TEST(ObjectCache, StaysWithinItsCapacity) {
+  const std::size_t capacity = 64 << 10;
+  ObjectCache cache(capacity);
+  const std::string json(500, 'j');
+  for (int i = 0; i < 2000; ++i) {
+    cache.insert(cache.ticket(), "app", std::to_string(i), json);
+    ASSERT_LE(cache.bytes(), capacity);
+  }
+  int kept = 0;
+  for (int i = 0; i < 2000; ++i)
+    kept += cache.find("app", std::to_string(i)).has_value();
+  EXPECT_GT(kept, 50);    // most of the capacity is used...
+  EXPECT_LT(kept, 2000);  // ...and older entries left
+  EXPECT_GT(cache.bytes(), capacity / 2);
+}
+
+TEST(ObjectCache, EntriesFoundSurviveThoseNot) {
+  // Room for about 16 entries per shard; 16 hot keys are found between every
+  // insertion of a cold one, so the clock always gives them a second chance.
+  ObjectCache cache(16 * 16 * (600 + 128 + 16));
+  const std::string json(600, 'j');
+  for (int h = 0; h < 16; ++h)
+    cache.insert(cache.ticket(), "app", "hot" + std::to_string(h), json);
+  for (int i = 0; i < 3000; ++i) {
+    cache.insert(cache.ticket(), "app", "cold" + std::to_string(i), json);
+    for (int h = 0; h < 16; ++h)
+      ASSERT_TRUE(cache.find("app", "hot" + std::to_string(h))) << "hot" << h << " at " << i;
+  }
+}
+
+TEST(ObjectCache, ValueReadBeforeAWriteIsNotInserted) {
+  ObjectCache cache(1 << 20);
+  const auto before = cache.ticket();
+  cache.invalidate("app", "1");  // a write committed after `before` was taken
+  cache.insert(before, "app", "1", "stale");
+  EXPECT_EQ(cache.find("app", "1"), std::nullopt);
+  cache.insert(cache.ticket(), "app", "1", "fresh");
+  EXPECT_EQ(cache.find("app", "1"), "fresh");
+}
+
+TEST(ObjectCache, InvalidateDropsEntries) {
+  ObjectCache cache(1 << 20);
+  for (int i = 0; i < 100; ++i)
+    cache.insert(cache.ticket(), "app", std::to_string(i), "v");
+  cache.invalidate("app", "7");
+  EXPECT_EQ(cache.find("app", "7"), std::nullopt);
+  EXPECT_EQ(cache.find("app", "8"), "v");
+  const auto before = cache.ticket();
+  cache.invalidate_all();
+  EXPECT_EQ(cache.bytes(), 0u);
+  EXPECT_EQ(cache.find("app", "8"), std::nullopt);
+  cache.insert(before, "app", "8", "stale");  // every shard was written after `before`
+  EXPECT_EQ(cache.find("app", "8"), std::nullopt);
+}
+
+// Readers cache what they read while a writer commits new versions: once
+// the writer has invalidated, no reader may bring back an older version.
+TEST(ObjectCache, AWriteIsNeverMaskedByAnOlderRead) {
+  ObjectCache cache(1 << 20);
+  constexpr int kKeys = 8, kVersions = 3000;
+  std::vector<std::atomic<int>> committed(kKeys);
+  std::atomic<bool> done{false};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&, r] {
+      for (int i = r; !done; ++i) {
+        const int k = i % kKeys;
+        const auto ticket = cache.ticket();         // before the "snapshot"
+        const int version = committed[k].load();    // the snapshot's read
+        if (i % 7 == 0) std::this_thread::yield();  // a slow reader
+        cache.insert(ticket, "app", std::to_string(k), std::to_string(version));
+      }
+    });
+  }
+  int violations = 0;
+  for (int v = 1; v <= kVersions; ++v) {
+    const int k = v % kKeys;
+    committed[k].store(v);  // the commit
+    cache.invalidate("app", std::to_string(k));
+    auto seen = cache.find("app", std::to_string(k));
+    if (seen && *seen != std::to_string(v)) ++violations;
+  }
+  done = true;
+  for (auto& t : readers)
+    t.join();
+  EXPECT_EQ(violations, 0);
+  for (int k = 0; k < kKeys; ++k) {
+    auto seen = cache.find("app", std::to_string(k));
+    if (seen) {
+      EXPECT_EQ(*seen, std::to_string(committed[k].load()));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace para::sqlite
