@@ -1,5 +1,7 @@
 #include "store/object_cache.h"
 
+#include <charconv>
+#include <cstring>
 #include <functional>
 
 namespace para::sqlite {
@@ -10,23 +12,32 @@ namespace {
 // the buffer's header, roughly.
 constexpr std::size_t kEntryOverhead = 128;
 
-// Length-prefixed, so that no (appid, id) pair can spell another's key.
-void append_key(std::string& out, std::string_view appid, std::string_view id) {
-  out += std::to_string(appid.size());
-  out.push_back(':');
-  out.append(appid);
-  out.append(id);
-}
-
-struct Key {
-  std::string text;
-  std::uint64_t hash;
-
+// An object's key: length-prefixed, so that no (appid, id) pair can spell
+// another's. Built on the stack when short, as almost all are.
+class Key {
+ public:
   Key(std::string_view appid, std::string_view id) {
-    text.reserve(appid.size() + id.size() + 8);
-    append_key(text, appid, id);
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, appid.size()).ptr;
+    const std::string_view length(digits, static_cast<std::size_t>(end - digits));
+    const std::size_t size = length.size() + 1 + appid.size() + id.size();
+    char* out = size <= sizeof inline_ ? inline_ : (spilled_.resize(size), spilled_.data());
+    std::memcpy(out, length.data(), length.size());
+    out[length.size()] = ':';
+    std::memcpy(out + length.size() + 1, appid.data(), appid.size());
+    std::memcpy(out + length.size() + 1 + appid.size(), id.data(), id.size());
+    text = std::string_view(out, size);
     hash = std::hash<std::string_view>{}(text);
   }
+  Key(const Key&) = delete;
+  Key& operator=(const Key&) = delete;
+
+  std::string_view text;
+  std::uint64_t hash;
+
+ private:
+  char inline_[112];
+  std::string spilled_;
 };
 
 }  // namespace

@@ -24,6 +24,8 @@
 // Thread-safety: every member may be called from any thread.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -32,7 +34,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace para::sqlite {
@@ -78,7 +79,7 @@ class ObjectCache {
     mutable std::mutex mutex;
     std::vector<Slot> slots;
     std::vector<std::uint32_t> free_slots;
-    std::unordered_map<std::uint64_t, std::uint32_t> index;  // hash of the key -> slot
+    boost::unordered_flat_map<std::uint64_t, std::uint32_t> index;  // hash of the key -> slot
     std::size_t hand = 0;
     std::size_t bytes = 0;
     std::uint64_t stamped = 0;  // sequence number of the last invalidation

@@ -29,6 +29,7 @@ int compare_id(std::string_view a, std::string_view b) {
 PageSelection::PageSelection(std::size_t keep, bool descending, std::optional<PageCursor> after)
     : keep_(keep), descending_(descending), after_(std::move(after)) {
   heap_.reserve(std::min<std::size_t>(keep_, 1024));
+  ids_.reserve(std::min<std::size_t>(keep_, 1024));
 }
 
 bool PageSelection::after_cursor(std::int64_t key, std::string_view id) const {
@@ -53,26 +54,32 @@ void PageSelection::offer(std::int64_t key, std::string_view id, std::int64_t ro
   if (keep_ == 0) return;
   if (after_ && !after_cursor(key, id)) return;
   // The heap's order puts the row that comes last at the front.
-  auto comes_first = [this](const Row& a, const Row& b) { return before(a.key, a.id, b); };
+  auto order = [this](const Kept& a, const Kept& b) { return comes_first(a, b); };
   if (heap_.size() == keep_) {
     if (!before(key, id, heap_.front())) return;
-    std::pop_heap(heap_.begin(), heap_.end(), comes_first);
-    Row& evicted = heap_.back();  // reused: its id keeps its buffer
+    std::pop_heap(heap_.begin(), heap_.end(), order);
+    Kept& evicted = heap_.back();
+    ids_[evicted.id_slot].assign(id);  // reused: the slot keeps its buffer
     evicted.key = key;
-    evicted.id.assign(id);
     evicted.rowid = rowid;
   } else {
-    heap_.push_back(Row{key, std::string(id), rowid});
+    ids_.emplace_back(id);
+    heap_.push_back(Kept{key, rowid, static_cast<std::uint32_t>(ids_.size() - 1)});
   }
-  std::push_heap(heap_.begin(), heap_.end(), comes_first);
+  std::push_heap(heap_.begin(), heap_.end(), order);
 }
 
 std::vector<PageSelection::Row> PageSelection::page(std::size_t skip) && {
-  auto comes_first = [this](const Row& a, const Row& b) { return before(a.key, a.id, b); };
-  std::sort_heap(heap_.begin(), heap_.end(), comes_first);
-  if (skip >= heap_.size()) return {};
-  heap_.erase(heap_.begin(), heap_.begin() + static_cast<std::ptrdiff_t>(skip));
-  return std::move(heap_);
+  std::sort_heap(heap_.begin(), heap_.end(),
+                 [this](const Kept& a, const Kept& b) { return comes_first(a, b); });
+  std::vector<Row> rows;
+  if (skip >= heap_.size()) return rows;
+  rows.reserve(heap_.size() - skip);
+  for (std::size_t i = skip; i < heap_.size(); ++i) {
+    const Kept& k = heap_[i];
+    rows.push_back(Row{k.key, std::move(ids_[k.id_slot]), k.rowid});
+  }
+  return rows;
 }
 
 }  // namespace para::sqlite

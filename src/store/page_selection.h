@@ -59,11 +59,20 @@ class PageSelection {
   std::vector<Row> page(std::size_t skip) &&;
 
  private:
+  // A kept row; its id lives in ids_, so the heap moves small plain values.
+  struct Kept {
+    std::int64_t key;
+    std::int64_t rowid;
+    std::uint32_t id_slot;
+  };
+
   // Whether (key, id) comes before `row` in the page order.
-  bool before(std::int64_t key, std::string_view id, const Row& row) const {
+  bool before(std::int64_t key, std::string_view id, const Kept& row) const {
     if (key != row.key) return descending_ ? key > row.key : key < row.key;
-    return descending_ ? id > row.id : id < row.id;
+    const std::string& row_id = ids_[row.id_slot];
+    return descending_ ? id > row_id : id < row_id;
   }
+  bool comes_first(const Kept& a, const Kept& b) const { return before(a.key, ids_[a.id_slot], b); }
   bool after_cursor(std::int64_t key, std::string_view id) const;
   // Whether the row falls outside the page whatever its id.
   bool rejects_by_key(std::int64_t key) const;
@@ -71,7 +80,8 @@ class PageSelection {
   std::size_t keep_;
   bool descending_;
   std::optional<PageCursor> after_;
-  std::vector<Row> heap_;  // front: the kept row that comes last
+  std::vector<Kept> heap_;        // front: the kept row that comes last
+  std::vector<std::string> ids_;  // by Kept::id_slot
   std::int64_t matches_ = 0;
 };
 
