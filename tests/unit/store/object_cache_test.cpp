@@ -24,6 +24,13 @@ TEST(ObjectCache, FindsWhatWasInsertedPerAppAndId) {
   EXPECT_EQ(cache.find("app", "2"), std::nullopt);
   cache.insert(cache.ticket(), "app", "1", "newer");
   EXPECT_EQ(cache.find("app", "1"), "newer");
+  // Keys too long for the stack buffer.
+  const std::string long_id(300, 'x');
+  cache.insert(cache.ticket(), "app", long_id, "long");
+  EXPECT_EQ(cache.find("app", long_id), "long");
+  EXPECT_EQ(cache.find("app", long_id + "y"), std::nullopt);
+  cache.invalidate("app", long_id);
+  EXPECT_EQ(cache.find("app", long_id), std::nullopt);
 }
 
 TEST(ObjectCache, ZeroCapacityKeepsNothing) {
