@@ -48,6 +48,7 @@ void ObjectCache::release(Shard& shard, std::uint32_t slot) {
   Slot& s = shard.slots[slot];
   shard.bytes -= s.data.size() + kEntryOverhead;
   shard.index.erase(s.hash);
+  std::string().swap(s.data);  // an emptied string would keep its buffer
   s = Slot{};
   shard.free_slots.push_back(slot);
 }
@@ -77,7 +78,8 @@ void ObjectCache::make_room(Shard& shard, std::size_t needed) const {
   }
 }
 
-std::optional<std::string> ObjectCache::find(std::string_view appid, std::string_view id) {
+std::optional<std::string> ObjectCache::find(Ticket ticket, std::string_view appid,
+                                             std::string_view id) {
   if (shard_capacity_ == 0) return std::nullopt;
   const Key key(appid, id);
   Shard& shard = shard_of(key.hash);
@@ -85,6 +87,7 @@ std::optional<std::string> ObjectCache::find(std::string_view appid, std::string
   auto found = shard.index.find(key.hash);
   if (found == shard.index.end()) return std::nullopt;
   Slot& s = shard.slots[found->second];
+  if (s.stamp > ticket) return std::nullopt;  // may be newer than the reader's snapshot
   const std::string_view data = s.data;
   if (data.substr(0, s.key_size) != key.text) return std::nullopt;  // another key, same hash
   s.referenced = true;
@@ -98,7 +101,8 @@ void ObjectCache::insert(Ticket ticket, std::string_view appid, std::string_view
   if (cost > shard_capacity_) return;
   Shard& shard = shard_of(key.hash);
   std::lock_guard lock(shard.mutex);
-  if (shard.stamped > ticket) return;  // read from a snapshot a later write may have outdated
+  // Read from a snapshot that a write since, or in flight, may have outdated.
+  if (shard.writing > 0 || shard.stamped > ticket) return;
   if (auto found = shard.index.find(key.hash); found != shard.index.end())
     release(shard, found->second);
   make_room(shard, cost);
@@ -108,24 +112,26 @@ void ObjectCache::insert(Ticket ticket, std::string_view appid, std::string_view
   s.data.assign(key.text).append(json);
   s.key_size = key.text.size();
   s.hash = key.hash;
+  s.stamp = shard.stamped;
   s.used = true;
   shard.bytes += cost;
   shard.index.emplace(key.hash, slot);
 }
 
-void ObjectCache::invalidate(std::string_view appid, std::string_view id) {
-  const Key key(appid, id);
-  Shard& shard = shard_of(key.hash);
+void ObjectCache::mark_write(std::uint64_t hash, int delta) {
+  Shard& shard = shard_of(hash);
   std::lock_guard lock(shard.mutex);
+  shard.writing += delta;
   shard.stamped = ++sequence_;
   // Whatever holds this hash goes, even another key's entry: rare and safe.
-  if (auto found = shard.index.find(key.hash); found != shard.index.end())
+  if (auto found = shard.index.find(hash); found != shard.index.end())
     release(shard, found->second);
 }
 
-void ObjectCache::invalidate_all() {
+void ObjectCache::mark_write_all(int delta) {
   for (Shard& shard : shards_) {
     std::lock_guard lock(shard.mutex);
+    shard.writing += delta;
     shard.stamped = ++sequence_;
     shard.index.clear();
     shard.slots.clear();
@@ -133,6 +139,24 @@ void ObjectCache::invalidate_all() {
     shard.hand = 0;
     shard.bytes = 0;
   }
+}
+
+void ObjectCache::begin_write(std::string_view appid, std::string_view id) {
+  const Key key(appid, id);
+  mark_write(key.hash, +1);
+}
+
+void ObjectCache::end_write(std::string_view appid, std::string_view id) {
+  const Key key(appid, id);
+  mark_write(key.hash, -1);
+}
+
+void ObjectCache::begin_write_all() {
+  mark_write_all(+1);
+}
+
+void ObjectCache::end_write_all() {
+  mark_write_all(-1);
 }
 
 std::size_t ObjectCache::bytes() const {

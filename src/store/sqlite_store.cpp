@@ -906,15 +906,19 @@ class SqliteStore final : public Store {
       p->result = apply_in_savepoint(c, *p);
       if (p->result) applied += p->ops.size();
     }
-    if (auto st = c.exec("COMMIT"); !st) {
-      (void)c.exec("ROLLBACK");
+    // The cache serves none of these objects while they become visible,
+    // and none is cached again from before (see ObjectCache).
+    for (const PendingWrite* p : batch)
+      mark_cached_writes(p->ops, true);
+    const Status committed = c.exec("COMMIT");
+    if (!committed) (void)c.exec("ROLLBACK");
+    for (const PendingWrite* p : batch)
+      mark_cached_writes(p->ops, false);
+    if (!committed) {
       for (PendingWrite* p : batch)
-        p->result = st.error();
+        p->result = committed.error();
       return;
     }
-    // Before any writer is told its write is done (see ObjectCache).
-    for (const PendingWrite* p : batch)
-      forget_cached(p->ops);
     // Keep the planner's statistics current as data grows: without them it
     // prefers walking the sort index over a selective one (name, tags).
     writes_since_analyze_ += applied;
@@ -924,18 +928,26 @@ class SqliteStore final : public Store {
     }
   }
 
-  // Drops what the cache holds of objects the ops may have changed.
-  void forget_cached(std::span<const WriteOp> ops) {
+  // Begins (or ends) the cache's view of a write to the objects the ops may change.
+  void mark_cached_writes(std::span<const WriteOp> ops, bool begin) {
     for (const WriteOp& op : ops) {
       switch (op.kind) {
         case WriteOp::Kind::kInsert:
         case WriteOp::Kind::kUpsert:
         case WriteOp::Kind::kReplaceIfVersion:
         case WriteOp::Kind::kDelete:
-          object_cache_.invalidate(op.object.appid, op.object.id);
+          if (begin) {
+            object_cache_.begin_write(op.object.appid, op.object.id);
+          } else {
+            object_cache_.end_write(op.object.appid, op.object.id);
+          }
           break;
         case WriteOp::Kind::kDeletePartition:
-          object_cache_.invalidate_all();
+          if (begin) {
+            object_cache_.begin_write_all();
+          } else {
+            object_cache_.end_write_all();
+          }
           break;
         case WriteOp::Kind::kPutShadow:
         case WriteOp::Kind::kDeleteShadows:
@@ -1314,7 +1326,7 @@ Status read_page_rows(Connection& c, const PageReads& reads, const Rows& rows, S
   std::optional<Statement> fetch;
   for (const auto& row : rows) {
     if (reads.client_json) {
-      if (auto cached = reads.cache.find(reads.appid, row.id)) {
+      if (auto cached = reads.cache.find(reads.ticket, reads.appid, row.id)) {
         page.client_json.push_back(std::move(*cached));
         continue;
       }

@@ -17,26 +17,27 @@ TEST(ObjectCache, FindsWhatWasInsertedPerAppAndId) {
   cache.insert(cache.ticket(), "app", "1", R"({"id":"1"})");
   cache.insert(cache.ticket(), "ab", "c", "ab/c");
   cache.insert(cache.ticket(), "a", "bc", "a/bc");
-  EXPECT_EQ(cache.find("app", "1"), R"({"id":"1"})");
-  EXPECT_EQ(cache.find("ab", "c"), "ab/c");
-  EXPECT_EQ(cache.find("a", "bc"), "a/bc");
-  EXPECT_EQ(cache.find("other", "1"), std::nullopt);
-  EXPECT_EQ(cache.find("app", "2"), std::nullopt);
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), R"({"id":"1"})");
+  EXPECT_EQ(cache.find(cache.ticket(), "ab", "c"), "ab/c");
+  EXPECT_EQ(cache.find(cache.ticket(), "a", "bc"), "a/bc");
+  EXPECT_EQ(cache.find(cache.ticket(), "other", "1"), std::nullopt);
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "2"), std::nullopt);
   cache.insert(cache.ticket(), "app", "1", "newer");
-  EXPECT_EQ(cache.find("app", "1"), "newer");
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), "newer");
   // Keys too long for the stack buffer.
   const std::string long_id(300, 'x');
   cache.insert(cache.ticket(), "app", long_id, "long");
-  EXPECT_EQ(cache.find("app", long_id), "long");
-  EXPECT_EQ(cache.find("app", long_id + "y"), std::nullopt);
-  cache.invalidate("app", long_id);
-  EXPECT_EQ(cache.find("app", long_id), std::nullopt);
+  EXPECT_EQ(cache.find(cache.ticket(), "app", long_id), "long");
+  EXPECT_EQ(cache.find(cache.ticket(), "app", long_id + "y"), std::nullopt);
+  cache.begin_write("app", long_id);
+  cache.end_write("app", long_id);
+  EXPECT_EQ(cache.find(cache.ticket(), "app", long_id), std::nullopt);
 }
 
 TEST(ObjectCache, ZeroCapacityKeepsNothing) {
   ObjectCache cache(0);
   cache.insert(cache.ticket(), "app", "1", "x");
-  EXPECT_EQ(cache.find("app", "1"), std::nullopt);
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), std::nullopt);
   EXPECT_EQ(cache.bytes(), 0u);
 }
 
@@ -50,7 +51,7 @@ TEST(ObjectCache, StaysWithinItsCapacity) {
   }
   int kept = 0;
   for (int i = 0; i < 2000; ++i)
-    kept += cache.find("app", std::to_string(i)).has_value();
+    kept += cache.find(cache.ticket(), "app", std::to_string(i)).has_value();
   EXPECT_GT(kept, 50);    // most of the capacity is used...
   EXPECT_LT(kept, 2000);  // ...and older entries left
   EXPECT_GT(cache.bytes(), capacity / 2);
@@ -66,72 +67,109 @@ TEST(ObjectCache, EntriesFoundSurviveThoseNot) {
   for (int i = 0; i < 3000; ++i) {
     cache.insert(cache.ticket(), "app", "cold" + std::to_string(i), json);
     for (int h = 0; h < 16; ++h)
-      ASSERT_TRUE(cache.find("app", "hot" + std::to_string(h))) << "hot" << h << " at " << i;
+      ASSERT_TRUE(cache.find(cache.ticket(), "app", "hot" + std::to_string(h)))
+          << "hot" << h << " at " << i;
   }
+}
+
+// A write in an emulated store: begin_write, the commit, end_write.
+void write(ObjectCache& cache, std::string_view id) {
+  cache.begin_write("app", id);
+  cache.end_write("app", id);
 }
 
 TEST(ObjectCache, ValueReadBeforeAWriteIsNotInserted) {
   ObjectCache cache(1 << 20);
   const auto before = cache.ticket();
-  cache.invalidate("app", "1");  // a write committed after `before` was taken
+  write(cache, "1");  // committed after `before` was taken
   cache.insert(before, "app", "1", "stale");
-  EXPECT_EQ(cache.find("app", "1"), std::nullopt);
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), std::nullopt);
   cache.insert(cache.ticket(), "app", "1", "fresh");
-  EXPECT_EQ(cache.find("app", "1"), "fresh");
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), "fresh");
 }
 
-TEST(ObjectCache, InvalidateDropsEntries) {
+TEST(ObjectCache, ValueNewerThanASnapshotIsNotServedToIt) {
+  ObjectCache cache(1 << 20);
+  cache.insert(cache.ticket(), "app", "1", "v1");
+  const auto old_snapshot = cache.ticket();
+  write(cache, "1");
+  cache.insert(cache.ticket(), "app", "1", "v2");  // read by a newer snapshot
+  EXPECT_EQ(cache.find(old_snapshot, "app", "1"), std::nullopt);
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), "v2");
+}
+
+TEST(ObjectCache, NothingIsServedOrCachedWhileAWriteIsInFlight) {
+  ObjectCache cache(1 << 20);
+  cache.insert(cache.ticket(), "app", "1", "v1");
+  cache.begin_write("app", "1");
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), std::nullopt);
+  cache.insert(cache.ticket(), "app", "1", "v1 or v2?");
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), std::nullopt);
+  cache.end_write("app", "1");
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), std::nullopt);
+  cache.insert(cache.ticket(), "app", "1", "v2");
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "1"), "v2");
+}
+
+TEST(ObjectCache, WritesDropEntries) {
   ObjectCache cache(1 << 20);
   for (int i = 0; i < 100; ++i)
     cache.insert(cache.ticket(), "app", std::to_string(i), "v");
-  cache.invalidate("app", "7");
-  EXPECT_EQ(cache.find("app", "7"), std::nullopt);
-  EXPECT_EQ(cache.find("app", "8"), "v");
+  write(cache, "7");
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "7"), std::nullopt);
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "8"), "v");
   const auto before = cache.ticket();
-  cache.invalidate_all();
+  cache.begin_write_all();
   EXPECT_EQ(cache.bytes(), 0u);
-  EXPECT_EQ(cache.find("app", "8"), std::nullopt);
+  cache.insert(cache.ticket(), "app", "8", "during");
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "8"), std::nullopt);
+  cache.end_write_all();
   cache.insert(before, "app", "8", "stale");  // every shard was written after `before`
-  EXPECT_EQ(cache.find("app", "8"), std::nullopt);
+  EXPECT_EQ(cache.find(cache.ticket(), "app", "8"), std::nullopt);
 }
 
-// Readers cache what they read while a writer commits new versions: once
-// the writer has invalidated, no reader may bring back an older version.
-TEST(ObjectCache, AWriteIsNeverMaskedByAnOlderRead) {
+// Readers cache what their snapshots read while a writer commits new
+// versions: a reader is only ever served the version its own snapshot holds,
+// and once the writer is done no reader brings back an older one.
+TEST(ObjectCache, ReadersSeeTheirSnapshotAndWritesAreNeverMasked) {
   ObjectCache cache(1 << 20);
   constexpr int kKeys = 8, kVersions = 3000;
   std::vector<std::atomic<int>> committed(kKeys);
   std::atomic<bool> done{false};
+  std::atomic<int> reader_violations{0}, hits{0};
   std::vector<std::thread> readers;
   for (int r = 0; r < 3; ++r) {
     readers.emplace_back([&, r] {
       for (int i = r; !done; ++i) {
         const int k = i % kKeys;
-        const auto ticket = cache.ticket();         // before the "snapshot"
-        const int version = committed[k].load();    // the snapshot's read
-        if (i % 7 == 0) std::this_thread::yield();  // a slow reader
-        cache.insert(ticket, "app", std::to_string(k), std::to_string(version));
+        const std::string id = std::to_string(k);
+        const auto ticket = cache.ticket();        // before the snapshot
+        const int snapshot = committed[k].load();  // the snapshot's read
+        if (i % 7 == 0) std::this_thread::yield();
+        if (auto seen = cache.find(ticket, "app", id)) {
+          ++hits;
+          if (*seen != std::to_string(snapshot)) ++reader_violations;
+        } else {
+          cache.insert(ticket, "app", id, std::to_string(snapshot));
+        }
       }
     });
   }
-  int violations = 0;
+  int writer_violations = 0;
   for (int v = 1; v <= kVersions; ++v) {
     const int k = v % kKeys;
+    cache.begin_write("app", std::to_string(k));
     committed[k].store(v);  // the commit
-    cache.invalidate("app", std::to_string(k));
-    auto seen = cache.find("app", std::to_string(k));
-    if (seen && *seen != std::to_string(v)) ++violations;
+    cache.end_write("app", std::to_string(k));
+    auto seen = cache.find(cache.ticket(), "app", std::to_string(k));
+    if (seen && *seen != std::to_string(v)) ++writer_violations;
   }
   done = true;
   for (auto& t : readers)
     t.join();
-  EXPECT_EQ(violations, 0);
-  for (int k = 0; k < kKeys; ++k) {
-    auto seen = cache.find("app", std::to_string(k));
-    if (seen) {
-      EXPECT_EQ(*seen, std::to_string(committed[k].load()));
-    }
-  }
+  EXPECT_EQ(writer_violations, 0);
+  EXPECT_EQ(reader_violations, 0);
+  EXPECT_GT(hits, 0);
 }
 
 }  // namespace
