@@ -213,6 +213,33 @@ TEST_F(StoreTest, PagesServeCachedObjects) {
   EXPECT_NE(page_json().find(R"("color":"green")"), std::string::npos);
 }
 
+// Searches of many shapes overflow the reader's cache of generated
+// statements, which is emptied when full, also between a sorted page and
+// its count; every search must still answer its page and total.
+TEST_F(StoreTest, ManyQueryShapesOutliveTheStatementCache) {
+  for (int i = 0; i < 5; ++i)
+    put(object("a", std::to_string(i),
+               R"({"name":"n)" + std::to_string(i) + R"(","x":")" + std::to_string(9 - i) + "\"}"));
+  std::string q = "name:n0";
+  // Searches add two statements each (page, count), this one only its page:
+  // the cache then fills up on a count.
+  SearchRequest whole;
+  whole.query = search::parse_query(q).value();
+  whole.sort_field = "x";
+  ASSERT_EQ(store_->search("a", whole).value().total, 1);
+  for (int k = 1; k <= 150; ++k) {
+    q += " OR name:n" + std::to_string(k % 5);
+    SearchRequest r;
+    r.query = search::parse_query(q).value();
+    r.sort_field = "x";  // a custom field: a sorted page, then a count
+    r.limit = 1;
+    auto page = store_->search("a", r);
+    ASSERT_TRUE(page) << k;
+    EXPECT_EQ(page->items.size(), 1u) << k;
+    EXPECT_EQ(page->total, std::min(k + 1, 5)) << k;
+  }
+}
+
 TEST_F(StoreTest, SearchTranslationMatchesParaSemantics) {
   put(object("a", "1",
              R"({"name":"Alpha Centauri","tags":["star","near"],"mass":1.1,"kind":"Star"})"));
