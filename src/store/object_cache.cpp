@@ -129,6 +129,7 @@ void ObjectCache::mark_write(std::uint64_t hash, int delta) {
 }
 
 void ObjectCache::mark_write_all(int delta) {
+  if (shard_capacity_ == 0) return;
   for (Shard& shard : shards_) {
     std::lock_guard lock(shard.mutex);
     shard.writing += delta;
@@ -142,11 +143,13 @@ void ObjectCache::mark_write_all(int delta) {
 }
 
 void ObjectCache::begin_write(std::string_view appid, std::string_view id) {
+  if (shard_capacity_ == 0) return;  // nothing is ever cached
   const Key key(appid, id);
   mark_write(key.hash, +1);
 }
 
 void ObjectCache::end_write(std::string_view appid, std::string_view id) {
+  if (shard_capacity_ == 0) return;
   const Key key(appid, id);
   mark_write(key.hash, -1);
 }

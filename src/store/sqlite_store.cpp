@@ -936,18 +936,11 @@ class SqliteStore final : public Store {
         case WriteOp::Kind::kUpsert:
         case WriteOp::Kind::kReplaceIfVersion:
         case WriteOp::Kind::kDelete:
-          if (begin) {
-            object_cache_.begin_write(op.object.appid, op.object.id);
-          } else {
-            object_cache_.end_write(op.object.appid, op.object.id);
-          }
+          begin ? object_cache_.begin_write(op.object.appid, op.object.id)
+                : object_cache_.end_write(op.object.appid, op.object.id);
           break;
         case WriteOp::Kind::kDeletePartition:
-          if (begin) {
-            object_cache_.begin_write_all();
-          } else {
-            object_cache_.end_write_all();
-          }
+          begin ? object_cache_.begin_write_all() : object_cache_.end_write_all();
           break;
         case WriteOp::Kind::kPutShadow:
         case WriteOp::Kind::kDeleteShadows:
