@@ -198,31 +198,37 @@ void append_json(std::string& out, const json::value& v) {
     case json::kind::string:
       append_json_string(out, v.get_string());
       break;
-    case json::kind::array: {
-      out.push_back('[');
-      bool first = true;
-      for (const auto& item : v.get_array()) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_json(out, item);
-      }
-      out.push_back(']');
+    case json::kind::array:
+      append_json(out, v.get_array());
       break;
-    }
-    case json::kind::object: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [key, item] : v.get_object()) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_json_string(out, key);
-        out.push_back(':');
-        append_json(out, item);
-      }
-      out.push_back('}');
+    case json::kind::object:
+      append_json(out, v.get_object());
       break;
-    }
   }
+}
+
+void append_json(std::string& out, const json::object& o) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& [key, item] : o) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_json_string(out, key);
+    out.push_back(':');
+    append_json(out, item);
+  }
+  out.push_back('}');
+}
+
+void append_json(std::string& out, const json::array& a) {
+  out.push_back('[');
+  bool first = true;
+  for (const auto& item : a) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_json(out, item);
+  }
+  out.push_back(']');
 }
 
 std::string to_json(const json::value& v) {

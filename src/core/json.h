@@ -34,6 +34,8 @@ Result<json::value> parse_json(std::string_view text, const JsonLimits& limits =
 
 // Appends the compact JSON text of `v` to `out`.
 void append_json(std::string& out, const json::value& v);
+void append_json(std::string& out, const json::object& o);
+void append_json(std::string& out, const json::array& a);
 void append_json_string(std::string& out, std::string_view s);
 void append_json_double(std::string& out, double d);
 

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -532,31 +533,83 @@ void add_stamp(json::object& out, std::int64_t version, std::int64_t now,
   if (client_token) out.emplace("clientToken", *client_token);
 }
 
-json::value snapshot(const Shadow& s) {
-  if (!s.exists()) return nullptr;
-  json::object out;
-  out.emplace("state", state_object(s));
-  out.emplace("metadata", metadata_object(s));
-  out.emplace("version", s.version());
-  return out;
+// The payloads below are written straight to text: building them as
+// json::objects first would copy every section of the shadow, per update.
+
+void append_int(std::string& out, std::int64_t n) {
+  std::array<char, 24> buf;
+  auto [end, err] = std::to_chars(buf.data(), buf.data() + buf.size(), n);
+  out.append(buf.data(), end);
+}
+
+// ,"timestamp":T[,"clientToken":"..."]
+void append_time_and_token(std::string& out, std::int64_t now,
+                           const std::optional<std::string>& client_token) {
+  out.append(",\"timestamp\":");
+  append_int(out, now);
+  if (client_token) {
+    out.append(",\"clientToken\":");
+    append_json_string(out, *client_token);
+  }
+}
+
+// ,"version":V,"timestamp":T[,"clientToken":"..."] (what add_stamp adds).
+void append_stamp(std::string& out, std::int64_t version, std::int64_t now,
+                  const std::optional<std::string>& client_token) {
+  out.append(",\"version\":");
+  append_int(out, version);
+  append_time_and_token(out, now, client_token);
+}
+
+// The text of sections_object(desired, reported).
+void append_sections(std::string& out, const json::object& desired, const json::object& reported) {
+  out.push_back('{');
+  if (!desired.empty()) {
+    out.append("\"desired\":");
+    append_json(out, desired);
+  }
+  if (!reported.empty()) {
+    if (!desired.empty()) out.push_back(',');
+    out.append("\"reported\":");
+    append_json(out, reported);
+  }
+  out.push_back('}');
+}
+
+// {"state":..,"metadata":..,"version":V}, or null for a shadow that does not exist.
+void append_snapshot(std::string& out, const Shadow& s) {
+  if (!s.exists()) {
+    out.append("null");
+    return;
+  }
+  out.append("{\"state\":");
+  append_sections(out, s.desired(), s.reported());
+  out.append(",\"metadata\":");
+  append_sections(out, s.desired_metadata(), s.reported_metadata());
+  out.append(",\"version\":");
+  append_int(out, s.version());
+  out.push_back('}');
 }
 
 std::string accepted_payload(const UpdateRequest& request, std::int64_t version, std::int64_t now) {
-  json::object out;
-  out.emplace("state", *request.state);
-  out.emplace("metadata", request_metadata(*request.state, now));
-  add_stamp(out, version, now, request.client_token);
-  return to_json(out);
+  std::string out = "{\"state\":";
+  append_json(out, *request.state);
+  out.append(",\"metadata\":");
+  append_json(out, request_metadata(*request.state, now));
+  append_stamp(out, version, now, request.client_token);
+  out.push_back('}');
+  return out;
 }
 
 std::string documents_payload(const Shadow& previous, const Shadow& current, std::int64_t now,
                               const std::optional<std::string>& client_token) {
-  json::object out;
-  out.emplace("previous", snapshot(previous));
-  out.emplace("current", snapshot(current));
-  out.emplace("timestamp", now);
-  if (client_token) out.emplace("clientToken", *client_token);
-  return to_json(out);
+  std::string out = "{\"previous\":";
+  append_snapshot(out, previous);
+  out.append(",\"current\":");
+  append_snapshot(out, current);
+  append_time_and_token(out, now, client_token);
+  out.push_back('}');
+  return out;
 }
 
 bool delta_due(const UpdateRequest& request, const ShadowLimits& limits) {
@@ -754,14 +807,19 @@ void throw_exception_from_error(const ShadowError& e, const boost::source_locati
 }
 
 std::string to_storage_json(const Shadow& shadow) {
-  json::object record;
-  record.emplace("version", shadow.version());
-  record.emplace("exists", shadow.exists());
-  json::object state = state_object(shadow);
-  if (!state.empty()) record.emplace("state", std::move(state));
-  json::object metadata = metadata_object(shadow);
-  if (!metadata.empty()) record.emplace("metadata", std::move(metadata));
-  return to_json(record);
+  std::string out = "{\"version\":";
+  append_int(out, shadow.version());
+  out.append(shadow.exists() ? ",\"exists\":true" : ",\"exists\":false");
+  if (!shadow.desired().empty() || !shadow.reported().empty()) {
+    out.append(",\"state\":");
+    append_sections(out, shadow.desired(), shadow.reported());
+  }
+  if (!shadow.desired_metadata().empty() || !shadow.reported_metadata().empty()) {
+    out.append(",\"metadata\":");
+    append_sections(out, shadow.desired_metadata(), shadow.reported_metadata());
+  }
+  out.push_back('}');
+  return out;
 }
 
 Result<Shadow> shadow_from_storage(std::string_view text) {

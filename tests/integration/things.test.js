@@ -379,6 +379,48 @@ test('named shadows are separate documents of the same device', async () => {
   assert.deepEqual((await para.get(`things/${thing.id}`)).body.deviceState, {}, 'deviceState is the classic shadow');
 });
 
+test('replies go at the QoS of the request; deltas at QoS 1, documents at QoS 0', async () => {
+  const thing = await createThing();
+  const name = thing.deviceDetails.thingName;
+  const T = (s) => dev.shadowTopic(name, s);
+  const client = await dev.connect(dev.writeDeviceFiles(thing.deviceDetails), { port: server.iotPort, clientId: name });
+  try {
+    // Subscribed at QoS 1: what arrives at QoS 0 was published at QoS 0 by the server.
+    await dev.subscribe(client, ['update/accepted', 'update/rejected', 'update/delta', 'update/documents',
+      'get/accepted', 'get/rejected'].map(T), 1);
+    const packets = [];
+    client.on('message', (topic, payload, packet) => packets.push({ topic, body: JSON.parse(payload.toString()), qos: packet.qos }));
+    const replyTo = async (topic, token) => {
+      for (let i = 0; i < 100; ++i) {
+        const got = packets.find((p) => p.topic === topic && p.body.clientToken === token);
+        if (got) return got;
+        await sleep(20);
+      }
+      throw new Error(`no reply on ${topic} for ${token}`);
+    };
+    await dev.publish(client, T('update'), { state: { reported: { on: false } }, clientToken: 'q0' }, { qos: 0 });
+    assert.equal((await replyTo(T('update/accepted'), 'q0')).qos, 0);
+    await dev.publish(client, T('update'), { state: { reported: { on: true } }, clientToken: 'q1' }, { qos: 1 });
+    assert.equal((await replyTo(T('update/accepted'), 'q1')).qos, 1);
+    await dev.publish(client, T('update'), { state: { desired: { on: false } }, clientToken: 'd0' }, { qos: 0 });
+    assert.equal((await replyTo(T('update/accepted'), 'd0')).qos, 0);
+    const delta = await replyTo(T('update/delta'), 'd0');
+    assert.equal(delta.qos, 1, 'a delta asks the device to act: at least once');
+    assert.deepEqual(delta.body.state, { on: false });
+    const documents = packets.filter((p) => p.topic === T('update/documents'));
+    assert.ok(documents.length >= 3 && documents.every((p) => p.qos === 0));
+    await dev.publish(client, T('update'), { state: { reported: 1 }, clientToken: 'bad0' }, { qos: 0 });
+    const rejected = await replyTo(T('update/rejected'), 'bad0');
+    assert.deepEqual([rejected.qos, rejected.body.code], [0, 400]);
+    await dev.publish(client, T('get'), { clientToken: 'g0' }, { qos: 0 });
+    assert.equal((await replyTo(T('get/accepted'), 'g0')).qos, 0);
+    await dev.publish(client, T('get'), { clientToken: 'g1' }, { qos: 1 });
+    assert.equal((await replyTo(T('get/accepted'), 'g1')).qos, 1);
+  } finally {
+    client.end(true);
+  }
+});
+
 test('bursts from several devices are applied in order, each update once', { timeout: 30000 }, async () => {
   const N = 40;
   const things = await Promise.all([1, 2, 3].map(() => createThing()));
@@ -440,13 +482,18 @@ test('a broker that dies is restarted and devices reconnect', { timeout: 30000 }
   assert.ok(connected, 'the device reconnects to the restarted broker');
   connected.end(true);
   assert.match(server.log, /mosquitto exited \(signal 9\); restarting/);
-  // The shadow service reconnected too.
-  let patched;
-  for (let i = 0; i < 40; i++) {
-    patched = await para.patch(`things/${thing.id}`, { deviceState: { after: 'restart' } });
-    if (patched.status === 200) break;
+  // The shadow service reconnected and subscribed again: devices get answers.
+  const T = (s) => dev.shadowTopic(thing.deviceDetails.thingName, s);
+  let answered;
+  for (let i = 0; i < 20; i++) {
+    // A request published before the service is subscribed again goes unanswered.
+    answered = await dev.mosquittoRR(files, server.iotPort, T('update'), T('update/accepted'), '{"state":{"reported":{"up":1}}}', 1);
+    if (answered.code === 0) break;
     await sleep(250);
   }
+  assert.equal(answered.code, 0, answered.stderr);
+  assert.deepEqual(JSON.parse(answered.stdout).state.reported, { up: 1 });
+  const patched = await para.patch(`things/${thing.id}`, { deviceState: { after: 'restart' } });
   assert.equal(patched.status, 200, patched.text);
 });
 

@@ -75,9 +75,10 @@ Status ShadowService::start() {
     queues_.push_back(std::make_unique<Queue>());
   for (auto& queue : queues_)
     workers_.emplace_back([this, q = queue.get()] { work(*q); });
-  mqtt_ = std::make_unique<MqttClient>(
-      "para-shadow-service", options_.endpoint, request_subscriptions(),
-      [this](std::string_view topic, std::string_view payload) { enqueue(topic, payload); });
+  mqtt_ = std::make_unique<MqttClient>("para-shadow-service", options_.endpoint,
+                                       request_subscriptions(),
+                                       [this](std::string_view topic, std::string_view payload,
+                                              int qos) { enqueue(topic, payload, qos); });
   return mqtt_->start(std::chrono::seconds(10));
 }
 
@@ -163,19 +164,19 @@ bool ShadowService::connected() const {
   return mqtt_ && mqtt_->connected();
 }
 
-void ShadowService::enqueue(std::string_view topic, std::string_view payload) {
+void ShadowService::enqueue(std::string_view topic, std::string_view payload, int qos) {
   auto parsed = parse_shadow_topic(topic);
   if (!parsed) return;  // not a request topic; the subscriptions should not deliver it
   Queue& queue = *queues_[std::hash<std::string>{}(parsed->thing_name) % queues_.size()];
   {
     std::lock_guard lock(queue.mutex);
     if (queue.requests.size() < options_.queue_limit) {
-      queue.requests.push_back({std::move(*parsed), std::string(payload)});
+      queue.requests.push_back({std::move(*parsed), std::string(payload), qos});
       queue.ready.notify_one();
       return;
     }
   }
-  reject(*parsed, ShadowError{429, "Too Many Requests", std::nullopt});
+  reject(*parsed, ShadowError{429, "Too Many Requests", std::nullopt}, qos);
 }
 
 void ShadowService::work(Queue& queue) {
@@ -205,7 +206,7 @@ void ShadowService::serve_batch(const std::vector<Request>& batch) {
       serve_updates(updates);
     } catch (const std::exception& e) {
       for (const Request* r : updates)
-        reject(r->topic, internal_failure(e.what()));
+        reject(r->topic, internal_failure(e.what()), r->qos);
     }
     updates.clear();
   };
@@ -218,7 +219,7 @@ void ShadowService::serve_batch(const std::vector<Request>& batch) {
     try {
       serve(request);
     } catch (const std::exception& e) {
-      reject(request.topic, internal_failure(e.what()));
+      reject(request.topic, internal_failure(e.what()), request.qos);
     }
   }
   flush_updates();
@@ -227,13 +228,13 @@ void ShadowService::serve_batch(const std::vector<Request>& batch) {
 void ShadowService::serve(const Request& request) {
   switch (request.topic.operation) {
     case ShadowOperation::kGet:
-      serve_get(request.topic, request.payload);
+      serve_get(request);
       break;
     case ShadowOperation::kUpdate:
-      serve_update(request.topic, request.payload);
+      serve_update(request);
       break;
     case ShadowOperation::kDelete:
-      serve_delete(request.topic, request.payload);
+      serve_delete(request);
       break;
   }
 }
@@ -351,9 +352,10 @@ void ShadowService::serve_updates(const std::vector<const Request*>& updates) {
     if (conflicted.contains(step.key)) {
       serve(*step.request);  // in order, after the one that conflicted
     } else if (!written) {
-      reject(topic, step.op ? internal_failure(written.error().message) : step.outcome.error());
+      reject(topic, step.op ? internal_failure(written.error().message) : step.outcome.error(),
+             step.request->qos);
     } else if (!step.op) {
-      reject(topic, step.outcome.error());
+      reject(topic, step.outcome.error(), step.request->qos);
     } else if ((*written)[*step.op] != WriteOutcome::kApplied) {
       conflicted.insert(step.key);
       serve(*step.request);
@@ -363,47 +365,51 @@ void ShadowService::serve_updates(const std::vector<const Request*>& updates) {
         mark_dirty(topic.thing_name,
                    DirtyCopy{op.shadow.appid, op.shadow.object_id, step.outcome->shadow});
       }
-      publish_update(topic.thing_name, topic.shadow_name, *step.outcome);
+      publish_update(topic.thing_name, topic.shadow_name, *step.outcome, step.request->qos);
     }
   }
 }
 
-void ShadowService::serve_update(const ShadowTopic& topic, const std::string& payload) {
+void ShadowService::serve_update(const Request& request) {
+  const ShadowTopic& topic = request.topic;
   auto outcome = commit<UpdateOutcome>(
       topic.thing_name, topic.shadow_name, true, [&](const Shadow& current, std::int64_t now) {
-        return apply_update(current, payload, now, options_.limits);
+        return apply_update(current, request.payload, now, options_.limits);
       });
-  if (!outcome) return reject(topic, outcome.error());
-  publish_update(topic.thing_name, topic.shadow_name, *outcome);
+  if (!outcome) return reject(topic, outcome.error(), request.qos);
+  publish_update(topic.thing_name, topic.shadow_name, *outcome, request.qos);
 }
 
-void ShadowService::serve_get(const ShadowTopic& topic, const std::string& payload) {
-  auto request = parse_get_request(payload);
-  if (!request) return reject(topic, request.error());
+void ShadowService::serve_get(const Request& request) {
+  const ShadowTopic& topic = request.topic;
+  const int qos = request.qos;
+  auto parsed = parse_get_request(request.payload);
+  if (!parsed) return reject(topic, parsed.error(), qos);
   auto row = store_.get_shadow(topic.thing_name, topic.shadow_name);
-  if (!row) return reject(topic, internal_failure(row.error().message));
+  if (!row) return reject(topic, internal_failure(row.error().message), qos);
   Shadow shadow;
   if (*row) {
     auto decoded = shadow_from_storage((*row)->document);
-    if (!decoded) return reject(topic, internal_failure(decoded.error().message));
+    if (!decoded) return reject(topic, internal_failure(decoded.error().message), qos);
     shadow = std::move(*decoded);
   }
   auto document = get_document(shadow, shadow_display_name(topic.thing_name, topic.shadow_name),
-                               now_seconds(), *request);
-  if (!document) return reject(topic, document.error());
-  reply(topic, ShadowReply::kGetAccepted, *document);
+                               now_seconds(), *parsed);
+  if (!document) return reject(topic, document.error(), qos);
+  reply(topic, ShadowReply::kGetAccepted, *document, qos);
 }
 
-void ShadowService::serve_delete(const ShadowTopic& topic, const std::string& payload) {
-  auto request = parse_delete_request(payload);
-  if (!request) return reject(topic, request.error());
+void ShadowService::serve_delete(const Request& request) {
+  const ShadowTopic& topic = request.topic;
+  auto parsed = parse_delete_request(request.payload);
+  if (!parsed) return reject(topic, parsed.error(), request.qos);
   const std::string_view name = shadow_display_name(topic.thing_name, topic.shadow_name);
   auto outcome = commit<DeleteOutcome>(topic.thing_name, topic.shadow_name, true,
                                        [&](const Shadow& current, std::int64_t now) {
-                                         return delete_shadow(current, name, now, *request);
+                                         return delete_shadow(current, name, now, *parsed);
                                        });
-  if (!outcome) return reject(topic, outcome.error());
-  reply(topic, ShadowReply::kDeleteAccepted, outcome->accepted);
+  if (!outcome) return reject(topic, outcome.error(), request.qos);
+  reply(topic, ShadowReply::kDeleteAccepted, outcome->accepted, request.qos);
 }
 
 void ShadowService::reply(const ShadowTopic& topic, ShadowReply kind, const std::string& payload,
@@ -415,17 +421,18 @@ void ShadowService::reply(const ShadowTopic& topic, ShadowReply kind, const std:
   }
 }
 
-void ShadowService::reject(const ShadowTopic& topic, const ShadowError& error) {
-  reply(topic, rejected_reply(topic.operation), error_document(error, now_seconds()));
+void ShadowService::reject(const ShadowTopic& topic, const ShadowError& error, int qos) {
+  reply(topic, rejected_reply(topic.operation), error_document(error, now_seconds()), qos);
 }
 
 void ShadowService::publish_update(const std::string& thing, const std::string& shadow_name,
-                                   const UpdateOutcome& outcome) {
+                                   const UpdateOutcome& outcome, int accepted_qos) {
   ShadowTopic topic{thing, shadow_name, ShadowOperation::kUpdate};
-  reply(topic, ShadowReply::kUpdateAccepted, outcome.accepted);
+  reply(topic, ShadowReply::kUpdateAccepted, outcome.accepted, accepted_qos);
   // Few devices listen to documents; QoS 0 spares the broker an ack.
   reply(topic, ShadowReply::kUpdateDocuments, outcome.documents, 0);
-  if (outcome.delta) reply(topic, ShadowReply::kUpdateDelta, *outcome.delta);
+  // A delta asks the device to act: at least once, whatever the request's QoS.
+  if (outcome.delta) reply(topic, ShadowReply::kUpdateDelta, *outcome.delta, 1);
 }
 
 Status ShadowService::register_thing(const std::string& thing, const std::string& appid,
@@ -469,7 +476,7 @@ Result<json::object> ShadowService::set_desired(const std::string& thing,
         return apply_update(current, payload, now, options_.limits);
       });
   if (!outcome) return as_api_error(outcome.error());
-  publish_update(thing, "", *outcome);
+  publish_update(thing, "", *outcome, 1);
   json::value view = shadow_view(outcome->shadow, committed_at);
   return std::move(view.as_object());
 }

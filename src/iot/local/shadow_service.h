@@ -11,9 +11,11 @@
 // queued up and commits consecutive updates together, in one transaction
 // (one fsync for many devices). Replies are published after the commit. Within this process,
 // requests for one thing also take a per-thing lock, so compare-and-set conflicts only arise
-// between nodes. A device's changes to its classic shadow also refresh the Thing object's synced
-// copy (deviceState/deviceShadow, what lists and search return): a flusher writes the latest copy
-// of every changed thing every half second, in one transaction, off the device's round trip.
+// between nodes. A request's accepted/rejected reply goes at the request's QoS: an
+// at-most-once exchange stays one, and the broker is spared an acknowledgement per reply. A
+// device's changes to its classic shadow also refresh the Thing object's synced copy
+// (deviceState/deviceShadow, what lists and search return): a flusher writes the latest copy of
+// every changed thing every half second, in one transaction, off the device's round trip.
 //
 // Thread-safety: all public methods may be called from any thread.
 // Errors: kUnavailable (broker connection down, store down), kInvalidInput
@@ -79,6 +81,7 @@ class ShadowService {
   struct Request {
     ShadowTopic topic;
     std::string payload;
+    int qos = 1;  // the request's; its accepted/rejected reply goes at the same QoS
   };
   struct Queue {
     std::mutex mutex;
@@ -86,18 +89,19 @@ class ShadowService {
     std::deque<Request> requests;
   };
 
-  void enqueue(std::string_view topic, std::string_view payload);
+  void enqueue(std::string_view topic, std::string_view payload, int qos);
   void work(Queue& queue);
   void serve_batch(const std::vector<Request>& batch);
   void serve_updates(const std::vector<const Request*>& updates);
   void serve(const Request& request);
-  void serve_update(const ShadowTopic& topic, const std::string& payload);
-  void serve_get(const ShadowTopic& topic, const std::string& payload);
-  void serve_delete(const ShadowTopic& topic, const std::string& payload);
-  void reply(const ShadowTopic& topic, ShadowReply kind, const std::string& payload, int qos = 1);
-  void reject(const ShadowTopic& topic, const ShadowError& error);
+  void serve_update(const Request& request);
+  void serve_get(const Request& request);
+  void serve_delete(const Request& request);
+  void reply(const ShadowTopic& topic, ShadowReply kind, const std::string& payload, int qos);
+  void reject(const ShadowTopic& topic, const ShadowError& error, int qos);
+  // update/accepted at `accepted_qos`, then update/documents and update/delta.
   void publish_update(const std::string& thing, const std::string& shadow_name,
-                      const UpdateOutcome& outcome);
+                      const UpdateOutcome& outcome, int accepted_qos);
 
   // The stored state of one shadow, ready to change: its row, its document,
   // and the version a compare-and-set expects (-1: no row yet).

@@ -75,9 +75,9 @@ function run(cmd, args, timeoutMs = 10000) {
 }
 
 // mosquitto_rr: publish a request and print the first response, over one TLS connection.
-function mosquittoRR(files, port, requestTopic, responseTopic, message) {
+function mosquittoRR(files, port, requestTopic, responseTopic, message, waitSeconds = 5) {
   return run('mosquitto_rr', ['-h', 'localhost', '-p', String(port), '--cafile', files.ca, '--cert', files.cert,
-    '--key', files.key, '-t', requestTopic, '-e', responseTopic, '-m', message, '-W', '5']);
+    '--key', files.key, '-t', requestTopic, '-e', responseTopic, '-m', message, '-W', String(waitSeconds)]);
 }
 
 function shadowTopic(thingName, suffix) {
