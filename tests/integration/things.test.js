@@ -422,8 +422,8 @@ test('replies go at the QoS of the request; deltas at QoS 1, documents at QoS 0'
 });
 
 test('bursts from several devices are applied in order, each update once', { timeout: 30000 }, async () => {
-  const N = 40;
-  const things = await Promise.all([1, 2, 3].map(() => createThing()));
+  const N = 120;
+  const things = await Promise.all([1, 2, 3, 4, 5, 6].map(() => createThing()));
   const clients = [];
   try {
     await Promise.all(things.map(async (thing) => {

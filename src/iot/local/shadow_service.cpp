@@ -139,8 +139,16 @@ void ShadowService::flush_copies() {
     auto object = store_.get(copy.appid, copy.object_id);
     if (!object || !*object)
       continue;  // deleted meanwhile, or the store is down (next change retries)
+    auto row = store_.get_shadow(thing, "");
+    if (!row) continue;
+    Shadow shadow;  // none: deleted with its thing meanwhile
+    if (*row) {
+      auto decoded = shadow_from_storage((*row)->document);
+      if (!decoded) continue;
+      shadow = std::move(*decoded);
+    }
     ParaObject synced = std::move(**object);
-    set_synced_copy(synced, copy.shadow, now);
+    set_synced_copy(synced, shadow, now);
     const std::int64_t version = synced.version;  // a device report is not an API update
     ops.push_back(WriteOp{WriteOp::Kind::kReplaceIfVersion, std::move(synced), version});
     things.push_back(thing);
@@ -282,7 +290,7 @@ ShadowResult<Outcome> ShadowService::commit(const std::string& thing,
     if (!outcomes) return internal_failure(outcomes.error().message);
     if (outcomes->front() == WriteOutcome::kApplied) {
       if (sync_object && shadow_name.empty()) {
-        mark_dirty(thing, DirtyCopy{op.shadow.appid, op.shadow.object_id, outcome->shadow});
+        mark_dirty(thing, DirtyCopy{op.shadow.appid, op.shadow.object_id});
       }
       return outcome;
     }
@@ -292,18 +300,23 @@ ShadowResult<Outcome> ShadowService::commit(const std::string& thing,
 }
 
 // Several updates, of one or many things, computed in order on the stored
-// states and committed in one write. An update whose compare-and-set fails
-// (another node wrote meanwhile) is served again alone, with the updates of
-// its shadow that followed it.
+// states and committed in one write: one compare-and-set per shadow, of the
+// state its last update leaves. If that fails (another node wrote
+// meanwhile), the shadow's updates are served again, one by one, in order.
 void ShadowService::serve_updates(const std::vector<const Request*>& updates) {
   if (updates.size() == 1) return serve(*updates.front());
+  struct Target {  // a shadow the batch updates
+    ShadowResult<Loaded> state = kThingNotFound;
+    std::optional<std::size_t> op;  // its write, once an update was accepted
+  };
   struct Step {
     const Request* request;
-    std::string key;                      // thing/shadow name
-    ShadowResult<UpdateOutcome> outcome;  // or why it is rejected
-    std::optional<std::size_t> op;        // its write, if accepted
+    Target* target;
+    ShadowResult<UpdateOutcome> outcome;  // the replies, or why it is rejected
   };
+  std::unordered_map<std::string, Target> targets;  // by "thing/shadow name"
   std::vector<Step> steps;
+  steps.reserve(updates.size());
   std::vector<WriteOp> ops;
   Result<std::vector<WriteOutcome>> written = std::vector<WriteOutcome>();
   {
@@ -317,55 +330,60 @@ void ShadowService::serve_updates(const std::vector<const Request*>& updates) {
     for (std::size_t i : stripes)
       locks.emplace_back(stripes_[i]);
 
-    std::unordered_map<std::string, ShadowResult<Loaded>> states;
     const std::int64_t now = now_seconds();
     for (const Request* r : updates) {
-      std::string key = r->topic.thing_name + '/' + r->topic.shadow_name;
-      auto it = states.find(key);
-      if (it == states.end()) {
-        it = states.emplace(key, load(r->topic.thing_name, r->topic.shadow_name)).first;
-      }
-      Step step{r, key, kThingNotFound, std::nullopt};
-      if (!it->second) {
-        step.outcome = it->second.error();
+      auto [it, fresh] = targets.try_emplace(r->topic.thing_name + '/' + r->topic.shadow_name);
+      Target& target = it->second;
+      if (fresh) target.state = load(r->topic.thing_name, r->topic.shadow_name);
+      Step step{r, &target, kThingNotFound};
+      if (!target.state) {
+        step.outcome = target.state.error();
       } else {
-        Loaded& state = *it->second;
-        step.outcome = apply_update(state.shadow, r->payload, now, options_.limits);
+        step.outcome = apply_update(target.state->shadow, r->payload, now, options_.limits);
         if (step.outcome) {
-          ShadowRow next = state.row;
-          next.document = to_storage_json(step.outcome->shadow);
-          next.version = step.outcome->shadow.version();
-          step.op = ops.size();
-          ops.push_back(WriteOp{WriteOp::Kind::kPutShadow, {}, state.expected, next});
-          state.row = std::move(next);
-          state.expected = state.row.version;
-          state.shadow = step.outcome->shadow;
+          target.state->shadow = std::move(step.outcome->shadow);
+          if (!target.op) {
+            target.op = ops.size();
+            ops.emplace_back();  // filled in once the batch's last update is known
+          }
         }
       }
       steps.push_back(std::move(step));
     }
+    for (auto& [key, target] : targets) {
+      if (!target.op) continue;
+      const Loaded& state = *target.state;
+      WriteOp& op = ops[*target.op];
+      op.kind = WriteOp::Kind::kPutShadow;
+      op.expected_version = state.expected;
+      op.shadow = state.row;
+      op.shadow.document = to_storage_json(state.shadow);
+      op.shadow.version = state.shadow.version();
+    }
     if (!ops.empty()) written = store_.write(ops, Store::Atomicity::kEachOp);
   }
-  std::unordered_set<std::string> conflicted;
+  std::unordered_set<const Target*> conflicted;
   for (Step& step : steps) {
     const ShadowTopic& topic = step.request->topic;
-    if (conflicted.contains(step.key)) {
+    const int qos = step.request->qos;
+    if (conflicted.contains(step.target)) {
       serve(*step.request);  // in order, after the one that conflicted
+    } else if (!step.outcome) {
+      reject(topic, step.outcome.error(), qos);
     } else if (!written) {
-      reject(topic, step.op ? internal_failure(written.error().message) : step.outcome.error(),
-             step.request->qos);
-    } else if (!step.op) {
-      reject(topic, step.outcome.error(), step.request->qos);
-    } else if ((*written)[*step.op] != WriteOutcome::kApplied) {
-      conflicted.insert(step.key);
+      reject(topic, internal_failure(written.error().message), qos);
+    } else if ((*written)[*step.target->op] != WriteOutcome::kApplied) {
+      conflicted.insert(step.target);
       serve(*step.request);
     } else {
-      const WriteOp& op = ops[*step.op];
-      if (topic.shadow_name.empty()) {
-        mark_dirty(topic.thing_name,
-                   DirtyCopy{op.shadow.appid, op.shadow.object_id, step.outcome->shadow});
-      }
-      publish_update(topic.thing_name, topic.shadow_name, *step.outcome, step.request->qos);
+      publish_update(topic.thing_name, topic.shadow_name, *step.outcome, qos);
+    }
+  }
+  if (!written) return;
+  for (std::size_t i = 0; i < ops.size(); ++i) {  // Things whose synced copy is now behind
+    const ShadowRow& row = ops[i].shadow;
+    if (row.name.empty() && (*written)[i] == WriteOutcome::kApplied) {
+      mark_dirty(row.thing, DirtyCopy{row.appid, row.object_id});
     }
   }
 }

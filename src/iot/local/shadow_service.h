@@ -119,11 +119,10 @@ class ShadowService {
   ShadowResult<Outcome> commit(const std::string& thing, const std::string& shadow_name,
                                bool sync_object, Change&& change);
 
-  // The synced copies waiting for the flusher.
+  // A Thing whose synced copy the flusher must rewrite from its classic shadow.
   struct DirtyCopy {
     std::string appid;
     std::string object_id;
-    Shadow shadow;
   };
   void mark_dirty(const std::string& thing, DirtyCopy copy);
   void flush_copies();
