@@ -587,6 +587,16 @@ class Connection {
     return sqlite_error(nullptr, rc, text);
   }
 
+  // Runs one statement without results through the statement cache: the
+  // transaction control of every write, which exec() would compile each time.
+  Status run(const char* sql) {
+    auto stmt = prepare(sql);
+    if (!stmt) return stmt.error();
+    const int rc = stmt->step();
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
+    return sqlite_error(db_, rc, sql);
+  }
+
   // The cached statement for `sql` (a string constant: cached by address).
   Result<Statement> prepare(const char* sql) {
     auto it = statements_.find(sql);
@@ -896,7 +906,7 @@ class SqliteStore final : public Store {
   // Runs on the leader only, so the writer connection needs no other lock.
   void commit_batch(const std::vector<PendingWrite*>& batch) {
     Connection& c = *writer_;
-    if (auto st = c.exec("BEGIN IMMEDIATE"); !st) {
+    if (auto st = c.run("BEGIN IMMEDIATE"); !st) {
       for (PendingWrite* p : batch)
         p->result = st.error();
       return;
@@ -910,7 +920,7 @@ class SqliteStore final : public Store {
     // and none is cached again from before (see ObjectCache).
     for (const PendingWrite* p : batch)
       mark_cached_writes(p->ops, true);
-    const Status committed = c.exec("COMMIT");
+    const Status committed = c.run("COMMIT");
     if (!committed) (void)c.exec("ROLLBACK");
     for (const PendingWrite* p : batch)
       mark_cached_writes(p->ops, false);
@@ -953,7 +963,7 @@ class SqliteStore final : public Store {
 
   static Result<std::vector<WriteOutcome>> apply_in_savepoint(Connection& c,
                                                               const PendingWrite& p) {
-    if (auto st = c.exec("SAVEPOINT write"); !st) return st.error();
+    if (auto st = c.run("SAVEPOINT write"); !st) return st.error();
     std::vector<WriteOutcome> outcomes;
     outcomes.reserve(p.ops.size());
     auto undo = [&] { return c.exec("ROLLBACK TO write; RELEASE write"); };
@@ -970,7 +980,7 @@ class SqliteStore final : public Store {
         return outcomes;
       }
     }
-    if (auto st = c.exec("RELEASE write"); !st) return st.error();
+    if (auto st = c.run("RELEASE write"); !st) return st.error();
     return outcomes;
   }
 
