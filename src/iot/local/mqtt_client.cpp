@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,10 @@ constexpr auto kMaxReconnectDelay = std::chrono::seconds(5);
 constexpr int kKeepAliveSeconds = 60;
 // Packets read per wake-up before queued writes get their turn.
 constexpr int kMaxReadsPerWake = 256;
+// How long stop() keeps answering and sending before it disconnects anyway.
+constexpr auto kStopTimeout = std::chrono::seconds(2);
+// stop() disconnects once nothing arrived for this long after the unsubscribe.
+constexpr auto kQuietBeforeDisconnect = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -48,6 +53,7 @@ MqttClient::MqttClient(std::string client_id, MqttEndpoint endpoint,
   mosquitto_connect_callback_set(mosq_, &MqttClient::on_connect);
   mosquitto_disconnect_callback_set(mosq_, &MqttClient::on_disconnect);
   mosquitto_subscribe_callback_set(mosq_, &MqttClient::on_subscribe);
+  mosquitto_unsubscribe_callback_set(mosq_, &MqttClient::on_unsubscribe);
   mosquitto_message_callback_set(mosq_, &MqttClient::on_message);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
@@ -60,12 +66,11 @@ MqttClient::~MqttClient() {
 
 Status MqttClient::start(std::chrono::milliseconds timeout) {
   {
-    std::lock_guard lock(mutex_);
-    if (!started_) {
+    std::lock_guard lifecycle(lifecycle_mutex_);
+    if (!network_.joinable()) {
       if (!mosq_ || wake_fd_ < 0) return unavailable("Cannot create the MQTT client.");
       stopping_ = false;
       network_ = std::thread([this] { run(); });
-      started_ = true;
     }
   }
   std::unique_lock lock(mutex_);
@@ -76,12 +81,12 @@ Status MqttClient::start(std::chrono::milliseconds timeout) {
 }
 
 void MqttClient::stop() {
-  std::lock_guard lock(mutex_);
-  if (!started_) return;
+  // Not mutex_: the network thread's callbacks take it until the thread ends.
+  std::lock_guard lifecycle(lifecycle_mutex_);
+  if (!network_.joinable()) return;
   stopping_ = true;
   wake();
   network_.join();
-  started_ = false;
   subscribed_ = false;
 }
 
@@ -93,6 +98,8 @@ void MqttClient::wake() {
 }
 
 Status MqttClient::publish(std::string_view topic, std::string_view payload, int qos) {
+  // Not while (re)connecting: a packet queued then could go out before CONNECT.
+  if (!subscribed_) return unavailable("Not connected to the IoT broker.");
   std::string t(topic);
   int rc = mosquitto_publish(mosq_, nullptr, t.c_str(), static_cast<int>(payload.size()),
                              payload.data(), qos, false);
@@ -134,17 +141,14 @@ void MqttClient::run() {
 
 bool MqttClient::serve_connection() {
   bool was_up = false;
-  std::optional<std::chrono::steady_clock::time_point> stop_deadline;
   for (;;) {
     was_up = was_up || subscribed_;
-    if (stopping_ && !stop_deadline) {
-      mosquitto_disconnect(mosq_);  // queued after what is left to publish
-      stop_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    }
-    // A broker that stops reading does not hold up shutdown.
-    if (stop_deadline && std::chrono::steady_clock::now() > *stop_deadline) return was_up;
     const int sock = mosquitto_socket(mosq_);
     if (sock < 0) return was_up;
+    if (stopping_) {
+      finish(sock);
+      return was_up;
+    }
     pollfd fds[2] = {
         {sock, static_cast<short>(POLLIN | (mosquitto_want_write(mosq_) ? POLLOUT : 0)), 0},
         {wake_fd_, POLLIN, 0}};
@@ -153,28 +157,73 @@ bool MqttClient::serve_connection() {
       std::uint64_t count;
       (void)!::read(wake_fd_, &count, sizeof count);
     }
-    wake_pending_ = false;  // publishes from here on wake us again
+    wake_pending_.exchange(false);  // publishes from here on wake us again
     int rc = MOSQ_ERR_SUCCESS;
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      // libmosquitto reads one packet per call; read on until the socket is empty.
-      for (int i = 0; i < kMaxReadsPerWake && rc == MOSQ_ERR_SUCCESS; ++i) {
-        errno = 0;
-        rc = mosquitto_loop_read(mosq_, 1);
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      }
-    }
-    if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(mosq_)) {
-      // libmosquitto writes each packet with its own write(): corked, the
-      // kernel sends what is queued in as few segments as it can.
-      const int on = 1, off = 0;
-      setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-      rc = mosquitto_loop_write(mosq_, 1);
-      if (mosquitto_socket(mosq_) == sock)
-        setsockopt(sock, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
-    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) rc = read_available(sock);
+    // libmosquitto may have closed the socket and called it a success.
+    if (mosquitto_socket(mosq_) != sock) return was_up;
+    if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(mosq_)) rc = write_queued(sock);
     if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_misc(mosq_);  // keep-alive
     if (rc != MOSQ_ERR_SUCCESS) return was_up;
   }
+}
+
+int MqttClient::read_available(int sock) {
+  for (int i = 0; i < kMaxReadsPerWake; ++i) {
+    errno = 0;
+    const int rc = mosquitto_loop_read(mosq_, 1);  // reads one packet
+    if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(mosq_) != sock) return rc;
+    // EAGAIN: the socket is empty, or libmosquitto's wake-up write for a
+    // PUBACK it queued failed (its socketpair, which nothing reads here, is
+    // full). Only the socket can say which.
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      int waiting = 0;
+      if (::ioctl(sock, FIONREAD, &waiting) != 0 || waiting == 0) return MOSQ_ERR_SUCCESS;
+    }
+  }
+  return MOSQ_ERR_SUCCESS;
+}
+
+int MqttClient::write_queued(int sock) {
+  // libmosquitto writes each packet with its own write(): corked, the kernel
+  // sends what is queued in as few segments as it can.
+  const int on = 1, off = 0;
+  setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  const int rc = mosquitto_loop_write(mosq_, 1);
+  if (mosquitto_socket(mosq_) == sock) setsockopt(sock, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+  return rc;
+}
+
+void MqttClient::finish(int sock) {
+  // Stop the requests first and answer those already here; DISCONNECT once
+  // the line is quiet. (Closing a socket with unread data makes the kernel
+  // reset the connection, which can lose what was sent last.)
+  std::vector<char*> patterns;
+  for (const auto& s : subscriptions_)
+    patterns.push_back(const_cast<char*>(s.c_str()));
+  unsubscribed_ = patterns.empty() ||
+                  mosquitto_unsubscribe_multiple(mosq_, nullptr, static_cast<int>(patterns.size()),
+                                                 patterns.data(), nullptr) != MOSQ_ERR_SUCCESS;
+  const auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
+  auto last_read = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd fds{sock, static_cast<short>(POLLIN | (mosquitto_want_write(mosq_) ? POLLOUT : 0)), 0};
+    if (::poll(&fds, 1, 10) < 0 && errno != EINTR) return;
+    int rc = MOSQ_ERR_SUCCESS;
+    if (fds.revents & (POLLIN | POLLHUP | POLLERR)) {
+      rc = read_available(sock);
+      last_read = std::chrono::steady_clock::now();
+    }
+    if (mosquitto_socket(mosq_) != sock || rc != MOSQ_ERR_SUCCESS) return;
+    if (mosquitto_want_write(mosq_) && write_queued(sock) != MOSQ_ERR_SUCCESS) return;
+    if (unsubscribed_ && !mosquitto_want_write(mosq_) &&
+        std::chrono::steady_clock::now() - last_read > kQuietBeforeDisconnect) {
+      break;
+    }
+  }
+  if (mosquitto_socket(mosq_) != sock) return;
+  mosquitto_disconnect(mosq_);
+  (void)write_queued(sock);  // libmosquitto closes the socket once DISCONNECT is out
 }
 
 void MqttClient::on_connect(mosquitto* mosq, void* self_ptr, int rc) {
@@ -217,6 +266,10 @@ void MqttClient::on_subscribe(mosquitto*, void* self_ptr, int, int count, const 
   self->subscribed_ = true;
   self->changed_.notify_all();
   spdlog::debug("iot: {} connected and subscribed", self->client_id_);
+}
+
+void MqttClient::on_unsubscribe(mosquitto*, void* self_ptr, int) {
+  static_cast<MqttClient*>(self_ptr)->unsubscribed_ = true;
 }
 
 void MqttClient::on_message(mosquitto*, void* self_ptr, const mosquitto_message* message) {

@@ -57,7 +57,7 @@ class MqttClient {
   void stop();
 
   // Publishes (not retained) at `qos` 0 or 1. kUnavailable if the broker is
-  // not reachable.
+  // not reachable or the client is not (yet again) subscribed.
   Status publish(std::string_view topic, std::string_view payload, int qos = 1);
 
   bool connected() const { return subscribed_.load(); }
@@ -66,12 +66,16 @@ class MqttClient {
   static void on_connect(mosquitto*, void* self, int rc);
   static void on_disconnect(mosquitto*, void* self, int rc);
   static void on_subscribe(mosquitto*, void* self, int mid, int count, const int* granted);
+  static void on_unsubscribe(mosquitto*, void* self, int mid);
   static void on_message(mosquitto*, void* self, const mosquitto_message* message);
 
   void run();  // the network thread
   // Polls, reads and writes until the connection ends or stop(); true if it
   // got as far as subscribed.
   bool serve_connection();
+  int read_available(int sock);  // every packet waiting (up to a bound); a MOSQ_ERR
+  int write_queued(int sock);    // everything queued that the socket takes
+  void finish(int sock);         // on stop(): unsubscribes, answers what came, then DISCONNECT
   void wait_for(std::chrono::milliseconds delay);  // or until stop()
   void wake();
 
@@ -81,13 +85,15 @@ class MqttClient {
   const MessageHandler handler_;
   mosquitto* mosq_ = nullptr;
   std::atomic<bool> subscribed_{false};
-  std::mutex mutex_;
+  std::mutex mutex_;  // with changed_: start() waits for subscribed_
   std::condition_variable changed_;
-  bool started_ = false;
+  std::mutex lifecycle_mutex_;  // start() and stop()
   std::thread network_;
   int wake_fd_ = -1;                       // eventfd: publish() and stop() wake the network thread
   std::atomic<bool> wake_pending_{false};  // a wake-up is written and not yet consumed
   std::atomic<bool> stopping_{false};
+  bool unsubscribed_ =
+      false;  // network thread only: the broker acknowledged finish()'s UNSUBSCRIBE
 };
 
 // Disconnects the client connected with `client_id` (a device) by connecting

@@ -362,28 +362,35 @@ void ShadowService::serve_updates(const std::vector<const Request*>& updates) {
     }
     if (!ops.empty()) written = store_.write(ops, Store::Atomicity::kEachOp);
   }
+  if (written) {
+    for (std::size_t i = 0; i < ops.size(); ++i) {  // Things whose synced copy is now behind
+      const ShadowRow& row = ops[i].shadow;
+      if (row.name.empty() && (*written)[i] == WriteOutcome::kApplied) {
+        mark_dirty(row.thing, DirtyCopy{row.appid, row.object_id});
+      }
+    }
+  }
+  // Each update is answered once, here: a failure answering one (it throws)
+  // must not reach serve_batch, which would answer the whole batch again.
   std::unordered_set<const Target*> conflicted;
   for (Step& step : steps) {
     const ShadowTopic& topic = step.request->topic;
     const int qos = step.request->qos;
-    if (conflicted.contains(step.target)) {
-      serve(*step.request);  // in order, after the one that conflicted
-    } else if (!step.outcome) {
-      reject(topic, step.outcome.error(), qos);
-    } else if (!written) {
-      reject(topic, internal_failure(written.error().message), qos);
-    } else if ((*written)[*step.target->op] != WriteOutcome::kApplied) {
-      conflicted.insert(step.target);
-      serve(*step.request);
-    } else {
-      publish_update(topic.thing_name, topic.shadow_name, *step.outcome, qos);
-    }
-  }
-  if (!written) return;
-  for (std::size_t i = 0; i < ops.size(); ++i) {  // Things whose synced copy is now behind
-    const ShadowRow& row = ops[i].shadow;
-    if (row.name.empty() && (*written)[i] == WriteOutcome::kApplied) {
-      mark_dirty(row.thing, DirtyCopy{row.appid, row.object_id});
+    try {
+      if (conflicted.contains(step.target)) {
+        serve(*step.request);  // in order, after the one that conflicted
+      } else if (!step.outcome) {
+        reject(topic, step.outcome.error(), qos);
+      } else if (!written) {
+        reject(topic, internal_failure(written.error().message), qos);
+      } else if ((*written)[*step.target->op] != WriteOutcome::kApplied) {
+        conflicted.insert(step.target);
+        serve(*step.request);
+      } else {
+        publish_update(topic.thing_name, topic.shadow_name, *step.outcome, qos);
+      }
+    } catch (const std::exception& e) {
+      reject(topic, internal_failure(e.what()), qos);
     }
   }
 }

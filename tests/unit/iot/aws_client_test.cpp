@@ -1,5 +1,7 @@
 #include "iot/aws/aws_client.h"
 
+#include "support/ports.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -564,17 +566,9 @@ class ScriptedServer {
   std::vector<Seen> seen_;
 };
 
-// A port nobody listens on (bound, then released).
+// A port nobody listens on.
 int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  return test::unused_loopback_port();
 }
 
 // A clock that only moves when the client sleeps: sleeps are recorded, not
