@@ -159,6 +159,12 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+void append_json_int(std::string& out, std::int64_t n) {
+  std::array<char, 24> buf;
+  auto [end, err] = std::to_chars(buf.data(), buf.data() + buf.size(), n);
+  out.append(buf.data(), end);
+}
+
 void append_json_double(std::string& out, double d) {
   if (!std::isfinite(d)) {  // JSON has no inf/nan; only code, never input, can produce them
     out.append("null");
@@ -180,12 +186,9 @@ void append_json(std::string& out, const json::value& v) {
     case json::kind::bool_:
       out.append(v.get_bool() ? "true" : "false");
       break;
-    case json::kind::int64: {
-      std::array<char, 24> buf;
-      auto [end, err] = std::to_chars(buf.data(), buf.data() + buf.size(), v.get_int64());
-      out.append(buf.data(), end);
+    case json::kind::int64:
+      append_json_int(out, v.get_int64());
       break;
-    }
     case json::kind::uint64: {
       std::array<char, 24> buf;
       auto [end, err] = std::to_chars(buf.data(), buf.data() + buf.size(), v.get_uint64());

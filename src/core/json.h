@@ -14,6 +14,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,7 @@ void append_json(std::string& out, const json::value& v);
 void append_json(std::string& out, const json::object& o);
 void append_json(std::string& out, const json::array& a);
 void append_json_string(std::string& out, std::string_view s);
+void append_json_int(std::string& out, std::int64_t n);
 void append_json_double(std::string& out, double d);
 
 // Returns the compact JSON text of `v`.

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <bit>
-#include <charconv>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -536,17 +535,11 @@ void add_stamp(json::object& out, std::int64_t version, std::int64_t now,
 // The payloads below are written straight to text: building them as
 // json::objects first would copy every section of the shadow, per update.
 
-void append_int(std::string& out, std::int64_t n) {
-  std::array<char, 24> buf;
-  auto [end, err] = std::to_chars(buf.data(), buf.data() + buf.size(), n);
-  out.append(buf.data(), end);
-}
-
 // ,"timestamp":T[,"clientToken":"..."]
 void append_time_and_token(std::string& out, std::int64_t now,
                            const std::optional<std::string>& client_token) {
   out.append(",\"timestamp\":");
-  append_int(out, now);
+  append_json_int(out, now);
   if (client_token) {
     out.append(",\"clientToken\":");
     append_json_string(out, *client_token);
@@ -557,7 +550,7 @@ void append_time_and_token(std::string& out, std::int64_t now,
 void append_stamp(std::string& out, std::int64_t version, std::int64_t now,
                   const std::optional<std::string>& client_token) {
   out.append(",\"version\":");
-  append_int(out, version);
+  append_json_int(out, version);
   append_time_and_token(out, now, client_token);
 }
 
@@ -587,7 +580,7 @@ void append_snapshot(std::string& out, const Shadow& s) {
   out.append(",\"metadata\":");
   append_sections(out, s.desired_metadata(), s.reported_metadata());
   out.append(",\"version\":");
-  append_int(out, s.version());
+  append_json_int(out, s.version());
   out.push_back('}');
 }
 
@@ -808,7 +801,7 @@ void throw_exception_from_error(const ShadowError& e, const boost::source_locati
 
 std::string to_storage_json(const Shadow& shadow) {
   std::string out = "{\"version\":";
-  append_int(out, shadow.version());
+  append_json_int(out, shadow.version());
   out.append(shadow.exists() ? ",\"exists\":true" : ",\"exists\":false");
   if (!shadow.desired().empty() || !shadow.reported().empty()) {
     out.append(",\"state\":");

@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
-#include <optional>
 
 namespace para::iot {
 
@@ -97,11 +96,10 @@ void MqttClient::wake() {
   }
 }
 
-Status MqttClient::publish(std::string_view topic, std::string_view payload, int qos) {
+Status MqttClient::publish(const std::string& topic, std::string_view payload, int qos) {
   // Not while (re)connecting: a packet queued then could go out before CONNECT.
   if (!subscribed_) return unavailable("Not connected to the IoT broker.");
-  std::string t(topic);
-  int rc = mosquitto_publish(mosq_, nullptr, t.c_str(), static_cast<int>(payload.size()),
+  int rc = mosquitto_publish(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
                              payload.data(), qos, false);
   if (rc != MOSQ_ERR_SUCCESS) {
     return unavailable(std::string("MQTT publish failed: ") + mosquitto_strerror(rc));
@@ -111,12 +109,25 @@ Status MqttClient::publish(std::string_view topic, std::string_view payload, int
   return {};
 }
 
+void MqttClient::consume_wake() {
+  std::uint64_t count;
+  (void)!::read(wake_fd_, &count, sizeof count);
+}
+
 void MqttClient::wait_for(std::chrono::milliseconds delay) {
   pollfd woken{wake_fd_, POLLIN, 0};
-  if (::poll(&woken, 1, static_cast<int>(delay.count())) > 0) {
-    std::uint64_t count;
-    (void)!::read(wake_fd_, &count, sizeof count);
-  }
+  if (::poll(&woken, 1, static_cast<int>(delay.count())) > 0) consume_wake();
+}
+
+std::vector<char*> MqttClient::subscription_patterns() const {
+  std::vector<char*> patterns;  // libmosquitto's signature; it does not write them
+  for (const auto& s : subscriptions_)
+    patterns.push_back(const_cast<char*>(s.c_str()));
+  return patterns;
+}
+
+short MqttClient::socket_events() const {
+  return static_cast<short>(POLLIN | (mosquitto_want_write(mosq_) ? POLLOUT : 0));
 }
 
 void MqttClient::run() {
@@ -149,23 +160,23 @@ bool MqttClient::serve_connection() {
       finish(sock);
       return was_up;
     }
-    pollfd fds[2] = {
-        {sock, static_cast<short>(POLLIN | (mosquitto_want_write(mosq_) ? POLLOUT : 0)), 0},
-        {wake_fd_, POLLIN, 0}};
+    pollfd fds[2] = {{sock, socket_events(), 0}, {wake_fd_, POLLIN, 0}};
     if (::poll(fds, 2, 1000) < 0 && errno != EINTR) return was_up;
-    if (fds[1].revents & POLLIN) {
-      std::uint64_t count;
-      (void)!::read(wake_fd_, &count, sizeof count);
-    }
+    if (fds[1].revents & POLLIN) consume_wake();
     wake_pending_.exchange(false);  // publishes from here on wake us again
-    int rc = MOSQ_ERR_SUCCESS;
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) rc = read_available(sock);
-    // libmosquitto may have closed the socket and called it a success.
-    if (mosquitto_socket(mosq_) != sock) return was_up;
-    if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(mosq_)) rc = write_queued(sock);
+    int rc = transfer(sock, fds[0].revents);
     if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_misc(mosq_);  // keep-alive
     if (rc != MOSQ_ERR_SUCCESS) return was_up;
   }
+}
+
+int MqttClient::transfer(int sock, short revents) {
+  int rc = MOSQ_ERR_SUCCESS;
+  if (revents & (POLLIN | POLLHUP | POLLERR)) rc = read_available(sock);
+  // libmosquitto may have closed the socket and called it a success.
+  if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(mosq_) != sock) return MOSQ_ERR_CONN_LOST;
+  if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(mosq_)) rc = write_queued(sock);
+  return rc;
 }
 
 int MqttClient::read_available(int sock) {
@@ -198,24 +209,17 @@ void MqttClient::finish(int sock) {
   // Stop the requests first and answer those already here; DISCONNECT once
   // the line is quiet. (Closing a socket with unread data makes the kernel
   // reset the connection, which can lose what was sent last.)
-  std::vector<char*> patterns;
-  for (const auto& s : subscriptions_)
-    patterns.push_back(const_cast<char*>(s.c_str()));
+  std::vector<char*> patterns = subscription_patterns();
   unsubscribed_ = patterns.empty() ||
                   mosquitto_unsubscribe_multiple(mosq_, nullptr, static_cast<int>(patterns.size()),
                                                  patterns.data(), nullptr) != MOSQ_ERR_SUCCESS;
   const auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
   auto last_read = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() < deadline) {
-    pollfd fds{sock, static_cast<short>(POLLIN | (mosquitto_want_write(mosq_) ? POLLOUT : 0)), 0};
+    pollfd fds{sock, socket_events(), 0};
     if (::poll(&fds, 1, 10) < 0 && errno != EINTR) return;
-    int rc = MOSQ_ERR_SUCCESS;
-    if (fds.revents & (POLLIN | POLLHUP | POLLERR)) {
-      rc = read_available(sock);
-      last_read = std::chrono::steady_clock::now();
-    }
-    if (mosquitto_socket(mosq_) != sock || rc != MOSQ_ERR_SUCCESS) return;
-    if (mosquitto_want_write(mosq_) && write_queued(sock) != MOSQ_ERR_SUCCESS) return;
+    if (fds.revents & POLLIN) last_read = std::chrono::steady_clock::now();
+    if (transfer(sock, fds.revents) != MOSQ_ERR_SUCCESS) return;
     if (unsubscribed_ && !mosquitto_want_write(mosq_) &&
         std::chrono::steady_clock::now() - last_read > kQuietBeforeDisconnect) {
       break;
@@ -232,9 +236,7 @@ void MqttClient::on_connect(mosquitto* mosq, void* self_ptr, int rc) {
     spdlog::error("iot: broker refused para-server's connection: {}", mosquitto_connack_string(rc));
     return;
   }
-  std::vector<char*> patterns;
-  for (const auto& s : self->subscriptions_)
-    patterns.push_back(const_cast<char*>(s.c_str()));
+  std::vector<char*> patterns = self->subscription_patterns();
   if (patterns.empty()) {
     self->subscribed_ = true;
     self->changed_.notify_all();

@@ -58,7 +58,7 @@ class MqttClient {
 
   // Publishes (not retained) at `qos` 0 or 1. kUnavailable if the broker is
   // not reachable or the client is not (yet again) subscribed.
-  Status publish(std::string_view topic, std::string_view payload, int qos = 1);
+  Status publish(const std::string& topic, std::string_view payload, int qos = 1);
 
   bool connected() const { return subscribed_.load(); }
 
@@ -73,11 +73,17 @@ class MqttClient {
   // Polls, reads and writes until the connection ends or stop(); true if it
   // got as far as subscribed.
   bool serve_connection();
+  // After poll(): reads what arrived (revents), then writes what is queued; a
+  // MOSQ_ERR (MOSQ_ERR_CONN_LOST if libmosquitto closed the socket meanwhile).
+  int transfer(int sock, short revents);
   int read_available(int sock);  // every packet waiting (up to a bound); a MOSQ_ERR
   int write_queued(int sock);    // everything queued that the socket takes
   void finish(int sock);         // on stop(): unsubscribes, answers what came, then DISCONNECT
   void wait_for(std::chrono::milliseconds delay);  // or until stop()
   void wake();
+  void consume_wake();
+  short socket_events() const;  // for poll(): always POLLIN, POLLOUT if anything is queued
+  std::vector<char*> subscription_patterns() const;
 
   const std::string client_id_;
   const MqttEndpoint endpoint_;

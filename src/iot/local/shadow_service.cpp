@@ -139,16 +139,10 @@ void ShadowService::flush_copies() {
     auto object = store_.get(copy.appid, copy.object_id);
     if (!object || !*object)
       continue;  // deleted meanwhile, or the store is down (next change retries)
-    auto row = store_.get_shadow(thing, "");
-    if (!row) continue;
-    Shadow shadow;  // none: deleted with its thing meanwhile
-    if (*row) {
-      auto decoded = shadow_from_storage((*row)->document);
-      if (!decoded) continue;
-      shadow = std::move(*decoded);
-    }
+    auto shadow = read_stored(thing, "");  // none if deleted with its thing meanwhile
+    if (!shadow) continue;
     ParaObject synced = std::move(**object);
-    set_synced_copy(synced, shadow, now);
+    set_synced_copy(synced, *shadow, now);
     const std::int64_t version = synced.version;  // a device report is not an API update
     ops.push_back(WriteOp{WriteOp::Kind::kReplaceIfVersion, std::move(synced), version});
     things.push_back(thing);
@@ -410,15 +404,9 @@ void ShadowService::serve_get(const Request& request) {
   const int qos = request.qos;
   auto parsed = parse_get_request(request.payload);
   if (!parsed) return reject(topic, parsed.error(), qos);
-  auto row = store_.get_shadow(topic.thing_name, topic.shadow_name);
-  if (!row) return reject(topic, internal_failure(row.error().message), qos);
-  Shadow shadow;
-  if (*row) {
-    auto decoded = shadow_from_storage((*row)->document);
-    if (!decoded) return reject(topic, internal_failure(decoded.error().message), qos);
-    shadow = std::move(*decoded);
-  }
-  auto document = get_document(shadow, shadow_display_name(topic.thing_name, topic.shadow_name),
+  auto shadow = read_stored(topic.thing_name, topic.shadow_name);
+  if (!shadow) return reject(topic, internal_failure(shadow.error().message), qos);
+  auto document = get_document(*shadow, shadow_display_name(topic.thing_name, topic.shadow_name),
                                now_seconds(), *parsed);
   if (!document) return reject(topic, document.error(), qos);
   reply(topic, ShadowReply::kGetAccepted, *document, qos);
@@ -480,11 +468,16 @@ Status ShadowService::forget_thing(const std::string& thing) {
   return {};
 }
 
-Result<std::optional<json::object>> ShadowService::read(const std::string& thing) {
-  auto row = store_.get_shadow(thing, "");
+Result<Shadow> ShadowService::read_stored(const std::string& thing,
+                                          const std::string& shadow_name) {
+  auto row = store_.get_shadow(thing, shadow_name);
   if (!row) return row.error();
-  if (!*row) return std::optional<json::object>();
-  auto shadow = shadow_from_storage((*row)->document);
+  if (!*row) return Shadow{};
+  return shadow_from_storage((*row)->document);
+}
+
+Result<std::optional<json::object>> ShadowService::read(const std::string& thing) {
+  auto shadow = read_stored(thing, "");
   if (!shadow) return shadow.error();
   json::value view = shadow_view(*shadow, now_seconds());
   if (view.is_null()) return std::optional<json::object>();

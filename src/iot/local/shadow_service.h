@@ -111,6 +111,8 @@ class ShadowService {
     std::int64_t expected = -1;
   };
   ShadowResult<Loaded> load(const std::string& thing, const std::string& shadow_name);
+  // The stored shadow; a default (non-existent) one if there is no row.
+  Result<Shadow> read_stored(const std::string& thing, const std::string& shadow_name);
 
   // Read-modify-write of one shadow with compare-and-set. `change` computes
   // the new value from the current one. `sync_object` also stores the Thing

@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "iot/local/mqtt_client.h"
@@ -129,12 +130,13 @@ class Peer {
     std::lock_guard lock(mutex_);
     return received_;
   }
-  // Different payloads received (QoS 1 may deliver one twice).
-  std::size_t distinct_payloads() {
+  // Different payloads received that start with `prefix` (QoS 1 may deliver
+  // one twice).
+  std::size_t distinct_payloads(std::string_view prefix = "") {
     std::lock_guard lock(mutex_);
     std::set<std::string> seen;
     for (const auto& m : received_)
-      seen.insert(m.payload);
+      if (m.payload.starts_with(prefix)) seen.insert(m.payload);
     return seen.size();
   }
 
