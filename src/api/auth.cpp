@@ -143,7 +143,7 @@ Result<Principal> Authenticator::verify_signature(const HttpRequest& request,
 
   crypto::Scope scope{std::string(amz_date.substr(0, 8)), "us-east-1", "para"};
   auto text = crypto::canonicalize(canonical).text;
-  auto expected = crypto::signature(crypto::signing_key((*app)->secret, scope),
+  auto expected = crypto::signature(signing_keys_.key((*app)->identifier, (*app)->secret, scope),
                                     crypto::string_to_sign(amz_date, scope, text));
   if (!constant_time_equal(expected, auth->signature)) {
     if (config_.debug_request_signatures) {

@@ -20,6 +20,7 @@
 #include "api/http.h"
 #include "api/request.h"
 #include "core/config.h"
+#include "crypto/sigv4.h"
 #include "objects/apps.h"
 
 namespace para {
@@ -46,6 +47,7 @@ class Authenticator {
   AppDirectory& apps_;
   const Config& config_;
   std::function<std::int64_t()> now_sec_;
+  mutable crypto::SigningKeyCache signing_keys_;  // by app identifier and scope
 };
 
 // Parses "yyyyMMddTHHmmssZ" to epoch seconds; nullopt if malformed.

@@ -169,6 +169,23 @@ std::string signing_key(std::string_view secret, const Scope& scope) {
   return hmac_sha256(key, "aws4_request");
 }
 
+std::string SigningKeyCache::key(std::string_view name, std::string_view secret,
+                                 const Scope& scope) {
+  std::string slot(name);
+  slot.append("\n").append(scope.str());
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = entries_.find(slot); it != entries_.end() && it->second.secret == secret) {
+      return it->second.key;
+    }
+  }
+  std::string derived = signing_key(secret, scope);
+  std::lock_guard lock(mutex_);
+  if (entries_.size() >= capacity_ && !entries_.contains(slot)) entries_.clear();
+  entries_.insert_or_assign(std::move(slot), Entry{std::string(secret), derived});
+  return derived;
+}
+
 std::string signature(std::string_view key, std::string_view string_to_sign) {
   return hex_encode(hmac_sha256(key, string_to_sign));
 }

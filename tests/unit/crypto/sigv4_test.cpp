@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/text.h"
@@ -341,6 +343,66 @@ TEST(SigningKey, AwsDocumentationExample) {
   EXPECT_EQ(hex_encode(signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", scope)),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
   EXPECT_EQ(scope.str(), "20120215/us-east-1/iam/aws4_request");
+}
+
+TEST(SigningKeyCache, GivesTheDerivedKeyAgainAndAgain) {
+  SigningKeyCache cache;
+  Scope scope{"20120215", "us-east-1", "iam"};
+  const std::string secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(cache.key("app", secret, scope), signing_key(secret, scope));
+}
+
+TEST(SigningKeyCache, ARotatedSecretNeverGetsTheOldKey) {
+  SigningKeyCache cache;
+  Scope scope{"20261129", "us-east-1", "para"};
+  const std::string old_key = cache.key("app", "old-secret", scope);
+  const std::string new_key = cache.key("app", "new-secret", scope);
+  EXPECT_EQ(new_key, signing_key("new-secret", scope));
+  EXPECT_NE(new_key, old_key);
+  EXPECT_EQ(cache.key("app", "old-secret", scope), old_key);  // and back
+}
+
+TEST(SigningKeyCache, KeepsNamesAndScopesApart) {
+  SigningKeyCache cache;
+  Scope today{"20261129", "us-east-1", "para"};
+  Scope tomorrow{"20261130", "us-east-1", "para"};
+  Scope elsewhere{"20261129", "eu-west-1", "para"};
+  EXPECT_EQ(cache.key("a", "secret-a", today), signing_key("secret-a", today));
+  EXPECT_EQ(cache.key("a", "secret-a", tomorrow), signing_key("secret-a", tomorrow));
+  EXPECT_EQ(cache.key("a", "secret-a", elsewhere), signing_key("secret-a", elsewhere));
+  EXPECT_EQ(cache.key("b", "secret-b", today), signing_key("secret-b", today));
+  EXPECT_EQ(cache.key("a", "secret-a", today), signing_key("secret-a", today));
+}
+
+TEST(SigningKeyCache, StaysRightWhenFull) {
+  SigningKeyCache cache(2);
+  Scope scope{"20261129", "us-east-1", "para"};
+  for (int round = 0; round < 3; ++round) {
+    for (int app = 0; app < 5; ++app) {
+      const std::string name = "app" + std::to_string(app);
+      EXPECT_EQ(cache.key(name, name + "-secret", scope), signing_key(name + "-secret", scope));
+    }
+  }
+}
+
+TEST(SigningKeyCache, ThreadsRotatingSecretsEachGetTheirSecretsKey) {
+  SigningKeyCache cache(8);
+  Scope scope{"20261129", "us-east-1", "para"};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        const std::string name = "app" + std::to_string(i % 3);
+        const std::string secret = name + "-v" + std::to_string((i + t) % 4);
+        if (cache.key(name, secret, scope) != signing_key(secret, scope)) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(SigV4, EmptyPayloadHashConstant) {
