@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
   para::StoreOptions store_options{config->data_dir, config->sqlite_synchronous == "full",
                                    static_cast<int>(config->sqlite_cache_mb)};
   store_options.object_cache_mb = static_cast<int>(config->sqlite_object_cache_mb);
+  store_options.mmap_mb = static_cast<int>(config->sqlite_mmap_mb);
   auto store = para::open_sqlite_store(store_options);
   if (!store) {
     spdlog::critical("cannot open the store: {}", store.error().message);

@@ -157,7 +157,12 @@ class Server {
 function memory(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number((status.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm')) || [0, 0])[1]);
-  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024, threads: kb('Threads') };
+  // RssFile: file pages mapped and touched (the database, with
+  // para.sqlite.mmap_mb), which the kernel can drop; RssAnon: the process's own.
+  return {
+    rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024, threads: kb('Threads'),
+    anonMiB: kb('RssAnon') / 1024, fileMiB: kb('RssFile') / 1024,
+  };
 }
 
 // Total CPU seconds (user + system) a process has used.

@@ -82,6 +82,11 @@ const KeyDef kKeys[] = {
      &Config::sqlite_cache_mb,
      "Page cache of each SQLite connection (one writer, 2 readers per core, at least 4), in MiB.",
      {1, 4096}},
+    {"sqlite.mmap_mb",
+     &Config::sqlite_mmap_mb,
+     "How much of the database file readers map into memory instead of reading it page by "
+     "page, in MiB (0: none).",
+     {0, 65536}},
     {"sqlite.object_cache_mb",
      &Config::sqlite_object_cache_mb,
      "Clients' JSON of objects search pages showed, kept in memory for all readers, in MiB "

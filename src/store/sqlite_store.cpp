@@ -564,6 +564,8 @@ class Connection {
     pragmas += options.sync_full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
     pragmas +=
         " PRAGMA cache_size = -" + std::to_string(std::max(1, options.cache_mb) * 1024) + ";";
+    pragmas += " PRAGMA mmap_size = " +
+               std::to_string(static_cast<std::int64_t>(std::max(0, options.mmap_mb)) << 20) + ";";
     if (auto st = conn->exec(pragmas); !st) return st.error();
     return conn;
   }

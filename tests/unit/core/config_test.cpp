@@ -71,6 +71,10 @@ TEST(Config, BadValuesFailWithTheirSource) {
   EXPECT_NE(range.error().message.find("between 0 and 31"), std::string::npos);
   EXPECT_FALSE(Config::load("para.print_version = maybe", "f", {}));
   EXPECT_FALSE(Config::load("para.sqlite.synchronous = off", "f", {}));
+  EXPECT_FALSE(Config::load("para.sqlite.mmap_mb = -1", "f", {}));
+  auto mmap_off = Config::load("para.sqlite.mmap_mb = 0", "f", {});
+  ASSERT_TRUE(mmap_off);
+  EXPECT_EQ(mmap_off->sqlite_mmap_mb, 0);
 }
 
 TEST(Config, MalformedFilesFail) {
