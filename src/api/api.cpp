@@ -280,8 +280,8 @@ struct Api::Impl {
     auto created = objects.create(call.app(), std::move(*object));
     if (!created) return created.error();
     HttpResponse response = object_response(201, *created, call.select);
-    response.headers.emplace_back(
-        "Location", "/v1/" + form_url_encode(created->type) + "/" + form_url_encode(created->id));
+    response.headers.emplace_back("Location", "/v1/" + rfc3986_encode(created->type, false) + "/" +
+                                                  rfc3986_encode(created->id, false));
     return response;
   }
 

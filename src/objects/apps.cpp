@@ -35,7 +35,7 @@ std::string app_identifier_from(std::string_view name) {
   }
   while (!id.empty() && id.back() == '-')
     id.pop_back();
-  return id.size() > 128 ? std::string() : id;
+  return id;
 }
 
 AppDirectory::AppDirectory(Store& store, const Config& config)
@@ -107,6 +107,11 @@ Result<std::optional<AppCredentials>> AppDirectory::create(std::string_view iden
                                                            std::string_view name,
                                                            std::string_view creatorid) {
   if (identifier.empty()) return invalid_input("App name is missing or has no usable characters.");
+  if (identifier.size() > kMaxAppIdentifier) {
+    return invalid_input("App name is too long: its identifier has " +
+                         std::to_string(identifier.size()) + " characters, at most " +
+                         std::to_string(kMaxAppIdentifier) + " are allowed.");
+  }
   ParaObject record;
   record.id = "app:" + std::string(identifier);
   record.type = "app";

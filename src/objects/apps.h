@@ -46,8 +46,10 @@ struct AppCredentials {
 };
 
 // Para's App.id(): spaces become '-', other symbols are dropped, "app:" is
-// stripped. Empty result means the name is unusable.
+// stripped. Empty result means the name is unusable; apps are only created
+// with identifiers of at most kMaxAppIdentifier characters.
 std::string app_identifier_from(std::string_view name);
+inline constexpr std::size_t kMaxAppIdentifier = 128;
 
 class AppDirectory {
  public:

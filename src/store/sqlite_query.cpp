@@ -299,6 +299,8 @@ class Translator {
     const bool numeric = (!r.lower || lo) && (!r.upper || hi) && (r.lower || r.upper);
     return on_field(r.field, [&](std::string_view v) {
       std::string value(v);
+      // [* TO *]: every object that has the field, whatever its type.
+      if (!r.lower && !r.upper) return SqlFragment{value + " IS NOT NULL", {}};
       SqlFragment f{numeric ? "typeof(" + value + ") IN ('integer','real')"
                             : "typeof(" + value + ") = 'text'",
                     {}};
@@ -547,14 +549,13 @@ Result<SqlFragment> sort_expression(std::string_view field) {
       name.find("..") != std::string::npos) {
     return invalid_input("Cannot sort by '" + std::string(field) + "'.");
   }
-  SqlFragment f{"coalesce(json_extract(o.json, ?)", {json_path("$.\"properties\"", name)}};
+  SqlFragment custom{"json_extract(o.json, ?)", {json_path("$.\"properties\"", name)}};
+  // Declared fields of core types sit at the top level; hidden ones (secrets)
+  // must not sort anything, but a custom property of the same name may.
   std::string_view first = std::string_view(name).substr(0, name.find('.'));
-  if (!is_hidden_field(first)) {  // declared fields of core types sit at the top level
-    f.sql += ", json_extract(o.json, ?)";
-    f.params.emplace_back(json_path("$", name));
-  }
-  f.sql += ")";
-  return f;
+  if (is_hidden_field(first)) return custom;
+  return SqlFragment{"coalesce(" + custom.sql + ", json_extract(o.json, ?))",
+                     {std::move(custom.params.front()), json_path("$", name)}};
 }
 
 std::string fts_phrase(std::string_view text, bool prefix) {

@@ -63,6 +63,7 @@ test('child app setup returns keys once and only the root app may create apps', 
   const again = await root.get('_setup/child-app');
   assert.deepEqual(again.body, { message: 'All set!' });
   assertError(await child.get('_setup/grandchild'), 403, 'Only root app can create and initialize other apps.');
+  assertError(await root.get(`_setup/${'b'.repeat(255)}`), 400, 'App name is too long: its identifier has 255 characters, at most 128 are allowed.');
 });
 
 test('_me returns the calling app without its secret', async () => {
@@ -89,6 +90,10 @@ test('object CRUD with Para status codes and bodies', async () => {
   assert.deepEqual(cat.tags, ['a', 'b']);
   assert.ok(Math.abs(cat.timestamp - Date.now()) < 60000);
   assert.equal(created.headers.location, `/v1/cat/${cat.id}`);
+  // A Location a client can follow: percent-encoded, not form-encoded ('+' is another id).
+  const spaced = await child.post('cat', { id: 'tom cat+1', name: 'Spaced' });
+  assert.equal(spaced.status, 201, spaced.text);
+  assert.equal(spaced.headers.location, '/v1/cat/tom%20cat%2B1');
 
   const read = await child.get(`cats/${cat.id}`);
   assert.equal(read.status, 200);

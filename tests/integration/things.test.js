@@ -347,6 +347,35 @@ test('apps never see each other\'s things', async () => {
   await assert.rejects(dev.connect(files, { port: server.iotPort, clientId: theirs.body.deviceDetails.thingName }));
 });
 
+test('two apps can never share a device name', async () => {
+  // Device names are "{appid}-{id}": app "iot-x" with thing "a-lamp" and app
+  // "iot-x-a" with thing "lamp" both ask for "iot-x-a-lamp".
+  const clients = {};
+  for (const app of ['iot-x', 'iot-x-a']) {
+    const { body: keys } = await para.get(`_setup/${app}`);
+    clients[app] = new ParaClient(server.endpoint, keys.accessKey, keys.secretKey);
+  }
+  const first = await clients['iot-x'].post('things', { id: 'a-lamp', name: 'lamp', deviceState: { on: true } });
+  assert.equal(first.status, 201, first.text);
+  assert.equal(first.body.deviceDetails.thingName, 'iot-x-a-lamp');
+  const second = await clients['iot-x-a'].post('things', { id: 'lamp', name: 'lamp', deviceState: { on: false } });
+  assert.equal(second.status, 409, second.text);
+  assert.equal(second.body.message, "The device name 'iot-x-a-lamp' (app id, '-', thing id) is taken; choose another id.");
+  assert.equal((await clients['iot-x-a'].get('things/lamp')).status, 404, 'nothing is left behind');
+  // The first Thing is untouched and its device still works.
+  const read = await clients['iot-x'].get('things/a-lamp');
+  assert.deepEqual(read.body.deviceState, { on: true });
+  const files = dev.writeDeviceFiles(first.body.deviceDetails);
+  const T = (s) => dev.shadowTopic('iot-x-a-lamp', s);
+  const got = await dev.mosquittoRR(files, server.iotPort, T('get'), T('get/accepted'), '{}');
+  assert.equal(got.code, 0, got.stderr);
+  assert.deepEqual(JSON.parse(got.stdout).state.desired, { on: true });
+  // Once the name is free again, the other app may take it.
+  assert.equal((await clients['iot-x'].delete('things/a-lamp')).status, 200);
+  const third = await clients['iot-x-a'].post('things', { id: 'lamp', name: 'lamp' });
+  assert.equal(third.status, 201, third.text);
+});
+
 test('after a restart shadows and certificates still work', { timeout: 60000 }, async () => {
   const thing = await createThing({ deviceState: { keep: true } });
   const files = dev.writeDeviceFiles(thing.deviceDetails);

@@ -139,20 +139,20 @@ Result<ProvisionedDevice> LocalBroker::create_device(const ParaObject& thing,
                                                      const json::object& request) {
   const std::string name = thing_name(thing.appid, thing.id);
   const int days = static_cast<int>(config_.iot_local_cert_lifetime_days);
-  Result<crypto::IssuedCertificate> cert = internal_error("no certificate");
-  if (auto csr = request.find("csr"); csr != request.end() && !csr->value().is_null()) {
-    if (!csr->value().is_string()) return invalid_input("deviceMetadata.csr must be a PEM string.");
-    cert = ca_->sign_device_csr(csr->value().get_string(), name, days);
-  } else {
-    auto type = key_type_of(request);
-    if (!type) return type.error();
-    cert = ca_->issue_device_certificate(name, *type, days);
+  const json::string* csr = nullptr;
+  if (auto it = request.find("csr"); it != request.end() && !it->value().is_null()) {
+    if (!it->value().is_string()) return invalid_input("deviceMetadata.csr must be a PEM string.");
+    csr = &it->value().get_string();
   }
-  if (!cert) return cert.error();
-  if (auto st = shadows_->register_thing(name, thing.appid, thing.id); !st) {
-    (void)ca_->revoke_certificate(cert->certificate_pem,
-                                  crypto::RevocationReason::kCessationOfOperation);
-    return st.error();
+  auto type = key_type_of(request);
+  if (!type) return type.error();
+  // The name before the certificate: a certificate is for one Thing only.
+  if (auto st = shadows_->register_thing(name, thing.appid, thing.id); !st) return st.error();
+  auto cert = csr ? ca_->sign_device_csr(*csr, name, days)
+                  : ca_->issue_device_certificate(name, *type, days);
+  if (!cert) {
+    (void)shadows_->forget_thing(name);
+    return cert.error();
   }
   ProvisionedDevice device;
   auto& m = device.metadata;

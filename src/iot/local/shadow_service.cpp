@@ -456,7 +456,15 @@ Status ShadowService::register_thing(const std::string& thing, const std::string
   op.shadow = ShadowRow{thing, "", appid, object_id, to_storage_json(Shadow{}), 0};
   auto outcome = store_.write(std::span(&op, 1));
   if (!outcome) return outcome.error();
-  return {};  // kVersionMismatch: registered already, which is fine
+  if (outcome->front() == WriteOutcome::kApplied) return {};
+  auto owner = store_.get_shadow(thing, "");
+  if (!owner) return owner.error();
+  if (*owner && ((*owner)->appid != appid || (*owner)->object_id != object_id)) {
+    return Error{
+        ErrorKind::kConflict,
+        "The device name '" + thing + "' (app id, '-', thing id) is taken; choose another id."};
+  }
+  return {};  // left by an earlier attempt to create this same Thing
 }
 
 Status ShadowService::forget_thing(const std::string& thing) {

@@ -61,7 +61,10 @@ class ShadowService {
   bool connected() const;
 
   // Creates the (not yet existing) classic shadow of a new thing, so MQTT
-  // requests for it know its app and object. Idempotent.
+  // requests for it know its app and object. Idempotent for the same app and
+  // object; kConflict if the name is another Thing's: names are
+  // "{appid}-{id}" and both parts may contain '-', so two apps can ask for
+  // the same one.
   Status register_thing(const std::string& thing, const std::string& appid,
                         const std::string& object_id);
 

@@ -240,6 +240,30 @@ TEST_F(StoreTest, ManyQueryShapesOutliveTheStatementCache) {
   }
 }
 
+// Names of hidden fields (an app's secret, a device's metadata) sort by the
+// custom property of that name, never by the hidden value.
+TEST_F(StoreTest, SortsByCustomPropertiesNamedLikeHiddenFields) {
+  put(object("a", "1", R"({"secret":"b","settings":2})"));
+  put(object("a", "2", R"({"secret":"c","settings":1})"));
+  put(object("a", "3", R"({"secret":"a","settings":3})"));
+  for (const auto& [field, expected] :
+       std::vector<std::pair<std::string, Ids>>{{"secret", {"3", "1", "2"}},
+                                                {"properties.secret", {"3", "1", "2"}},
+                                                {"settings", {"2", "1", "3"}},
+                                                {"deviceMetadata.clientCert", {"1", "2", "3"}}}) {
+    SearchRequest r;
+    r.sort_field = field;
+    r.descending = false;
+    r.limit = 10;
+    auto page = store_->search("a", r);
+    ASSERT_TRUE(page) << field << ": " << page.error().message;
+    Ids got;
+    for (const auto& o : page->items)
+      got.push_back(o.id);
+    EXPECT_EQ(got, expected) << field;
+  }
+}
+
 TEST_F(StoreTest, SearchTranslationMatchesParaSemantics) {
   put(object("a", "1",
              R"({"name":"Alpha Centauri","tags":["star","near"],"mass":1.1,"kind":"Star"})"));
@@ -258,6 +282,9 @@ TEST_F(StoreTest, SearchTranslationMatchesParaSemantics) {
   EXPECT_EQ(ids("a", "id:1*"), (Ids{"1"}));
   EXPECT_EQ(ids("a", "mass:[1 TO 2]"), (Ids{"1"}));
   EXPECT_EQ(ids("a", "mass:{1.1 TO *}"), (Ids{"2"}));
+  EXPECT_EQ(ids("a", "mass:[* TO *]"), (Ids{"1", "2"})) << "open both ways: has the field";
+  EXPECT_EQ(ids("a", "size:[* TO *]"), (Ids{"3"}));
+  EXPECT_EQ(ids("a", "timestamp:[* TO *]"), (Ids{"1", "2", "3"}));
   EXPECT_EQ(ids("a", "moons:phobos"), (Ids{"3"})) << "any array element";
   EXPECT_EQ(ids("a", "nested.x.y:deep"), (Ids{"2"}));
   EXPECT_EQ(ids("a", "size:*"), (Ids{"3"})) << "has a value";
