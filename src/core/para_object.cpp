@@ -83,21 +83,41 @@ bool is_derived_field(std::string_view key) {
   return key == "plural" || key == "objectURI";
 }
 
-Status read_properties(ParaObject& o, const json::value& v) {
+// Where a body comes from: a client's is checked; a stored one is read as
+// well as it can be (it was checked when it was written, maybe by older rules).
+enum class Source { kClient, kStorage };
+
+// Whether `key` names a field of the object itself: in client JSON,
+// properties sit beside those fields, so a property of that name would be a
+// second, conflicting key (a forged id, type or deviceState).
+bool is_own_field(std::string_view key, const TypeSchema* schema) {
+  return key == "properties" || is_common_field(key) || is_derived_field(key) ||
+         (schema && schema->find(key));
+}
+
+Status read_properties(ParaObject& o, const json::value& v, const TypeSchema* schema,
+                       Source source) {
   if (v.is_null()) return {};
   if (!v.is_object()) return wrong_type("properties", "an object");
-  o.properties.clear();
+  json::object properties;
   for (const auto& [k, item] : v.get_object()) {
-    if (!item.is_null()) o.properties[k] = item;
+    if (is_own_field(k, schema)) {
+      if (source == Source::kStorage) continue;
+      return invalid_input("'properties' cannot hold '" + std::string(k) +
+                           "': that is a field of the object itself; set it at the top level.");
+    }
+    if (!item.is_null()) properties[k] = item;
   }
+  o.properties = std::move(properties);
   return {};
 }
 
 // Applies every key of `body` to `o`. With `patch`, locked fields are skipped.
-Status apply_fields(ParaObject& o, const json::object& body, const TypeSchema* schema, bool patch) {
+Status apply_fields(ParaObject& o, const json::object& body, const TypeSchema* schema, bool patch,
+                    Source source = Source::kClient) {
   // `properties` first: it replaces the whole map, loose keys then add to it.
   if (auto it = body.find("properties"); it != body.end()) {
-    if (auto st = read_properties(o, it->value()); !st) return st;
+    if (auto st = read_properties(o, it->value(), schema, source); !st) return st;
   }
   for (const auto& [key, value] : body) {
     std::string_view k = key;
@@ -234,6 +254,8 @@ void append_client_fields(std::string& out, const ParaObject& o, const FieldSele
     if (extra == &o.response_extras && !with_extras) break;
     for (const auto& [k, v] : *extra) {
       if (!select.allows(k)) continue;
+      // What a hook adds to a response (deviceDetails) wins over a property.
+      if (extra == &o.properties && with_extras && o.response_extras.contains(k)) continue;
       append_key(out, first, k);
       append_json(out, v);
     }
@@ -285,8 +307,10 @@ Result<ParaObject> object_from_storage(std::string_view storage_json) {
   std::string_view type_name = type != body.end() && type->value().is_string()
                                    ? std::string_view(type->value().get_string())
                                    : std::string_view();
-  auto o = object_from_json(body, type_name);
-  if (!o) return internal_error("Stored object is corrupt: " + o.error().message);
+  ParaObject o;
+  if (auto st = apply_fields(o, body, find_core_type(type_name), false, Source::kStorage); !st) {
+    return internal_error("Stored object is corrupt: " + st.error().message);
+  }
   return o;
 }
 

@@ -66,6 +66,11 @@ function catalog() {
   post('number -1e400', '{"n":-1e400}');
   post('timestamp beyond int64', '{"timestamp":99999999999999999999999}');
   post('version beyond int64', '{"version":18446744073709551616}');
+  // Properties named like the object's own fields (a forged id, appid, type)
+  for (const key of ['id', 'appid', 'type', 'version', 'objectURI']) {
+    post(`POST properties.${key}`, JSON.stringify({ name: 'x', properties: { [key]: 'forged' } }));
+    patch(`PATCH properties.${key}`, JSON.stringify({ properties: { [key]: 'forged' } }));
+  }
   // Invalid UTF-8
   for (const bytes of [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]]) {
     c.push([`invalid UTF-8 ${bytes}`, () => para.request('POST', 'cat', json(Buffer.concat([Buffer.from('{"name":"'), Buffer.from(bytes), Buffer.from('"}')])))]);

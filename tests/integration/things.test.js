@@ -251,6 +251,8 @@ test('bad Thing input gets a clear 400 and leaves nothing behind', async () => {
     [{ deviceState: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } } }, /too many levels of nesting/],
     [{ deviceState: { big: 'x'.repeat(9000) } }, /exceeds the maximum size/],
     [{ id: 'a/b' }, /Thing id/],
+    [{ properties: { deviceState: { forged: 1 } } }, /'properties' cannot hold 'deviceState'/],
+    [{ properties: { deviceShadow: {} } }, /'properties' cannot hold 'deviceShadow'/],
   ];
   for (const [body, message] of cases) {
     const res = await para.post('things', { name: 'bad', ...body });
