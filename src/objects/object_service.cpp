@@ -111,9 +111,18 @@ Result<std::vector<WriteOutcome>> ObjectService::commit(const App& app,
   std::vector<std::string> types;
   for (const auto& op : ops)
     types.push_back(op.object.type);
-  std::shared_ptr<const App> fresh;
+  auto registration = apps_.type_registration(app, types);
+  if (!registration) return registration.error();
+  if (!*registration) return store_.write(ops, atomicity);
+  // Concurrent first objects of new types would otherwise fail each other's
+  // compare-and-set of the app record, which then only guards against other
+  // nodes.
+  std::lock_guard serialised(
+      type_locks_[std::hash<std::string_view>{}(app.identifier) % type_locks_.size()]);
   for (int attempt = 0; attempt < kMaxWriteAttempts; ++attempt) {
-    auto registration = apps_.type_registration(fresh ? *fresh : app, types);
+    auto current = apps_.find(app.identifier);  // as the previous holder of the lock left it
+    if (!current) return current.error();
+    registration = apps_.type_registration(**current, types);
     if (!registration) return registration.error();
     if (!*registration) return store_.write(ops, atomicity);
     std::vector<WriteOp> all;
@@ -128,10 +137,8 @@ Result<std::vector<WriteOutcome>> ObjectService::commit(const App& app,
       outcomes->erase(outcomes->begin());
       return outcomes;
     }
-    // The app record changed under us and nothing was committed: reload it.
-    auto reloaded = apps_.find(app.identifier);
-    if (!reloaded) return reloaded.error();
-    fresh = *reloaded;
+    // The app record changed under us (another node) and nothing was
+    // committed: the next attempt reloads it.
   }
   return Error{ErrorKind::kConflict, "The app is being changed concurrently; try again."};
 }

@@ -104,6 +104,10 @@ class ObjectService {
   IdGenerator& ids_;
   std::map<std::string, TypeHooks*, std::less<>> hooks_;  // set before serving, then read-only
   std::array<std::mutex, 256> object_locks_;
+  // The first objects of new types rewrite their app's record (its types):
+  // one such write per app at a time in this process (taken inside an
+  // object lock, never the other way round).
+  std::array<std::mutex, 16> type_locks_;
 };
 
 }  // namespace para

@@ -157,6 +157,13 @@ test('_types lists core types and the custom types created', async () => {
   assert.equal(rootTypes.body.zebras, undefined, "one app's types are not another's");
 });
 
+test('first objects of many new types at once all succeed and all register', async () => {
+  const created = await Promise.all(Array.from({ length: 30 }, (_, i) => child.post(`kind${i}`, { name: 'x' })));
+  assert.deepEqual(created.map((r) => r.status), Array(30).fill(201), created.map((r) => r.text).find((t) => !t.includes('"id"')));
+  const types = (await child.get('_types')).body;
+  for (let i = 0; i < 30; ++i) assert.equal(types[`kind${i}s`], `kind${i}`);
+});
+
 test('select= reduces objects to the named fields', async () => {
   const { body: obj } = await child.post('cat', { name: 'Sel', color: 'red', size: 5 });
   const sel = await child.get(`cat/${obj.id}`, { select: 'name,color' });
