@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
                                    static_cast<int>(config->sqlite_cache_mb)};
   store_options.object_cache_mb = static_cast<int>(config->sqlite_object_cache_mb);
   store_options.mmap_mb = static_cast<int>(config->sqlite_mmap_mb);
+  store_options.search_timeout_ms = static_cast<int>(config->search_timeout_ms);
   auto store = para::open_sqlite_store(store_options);
   if (!store) {
     spdlog::critical("cannot open the store: {}", store.error().message);

@@ -87,6 +87,11 @@ const KeyDef kKeys[] = {
      "How much of the database file readers map into memory instead of reading it page by "
      "page, in MiB (0: none).",
      {0, 65536}},
+    {"search.timeout_ms",
+     &Config::search_timeout_ms,
+     "A search (or count) running longer is stopped and answered 400, so one costly query "
+     "cannot hold a reader for long; in ms (0: no limit).",
+     {0, 3600000}},
     {"sqlite.object_cache_mb",
      &Config::sqlite_object_cache_mb,
      "Clients' JSON of objects search pages showed, kept in memory for all readers, in MiB "

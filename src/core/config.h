@@ -52,6 +52,7 @@ struct Config {
   std::string sqlite_synchronous = "full";
   std::int64_t sqlite_cache_mb = 16;
   std::int64_t sqlite_mmap_mb = 1024;
+  std::int64_t search_timeout_ms = 5000;
   std::int64_t sqlite_object_cache_mb = 32;
 
   // IoT

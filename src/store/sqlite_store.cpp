@@ -632,12 +632,27 @@ class Connection {
 
   sqlite3* handle() const { return db_; }
 
+  // Statements running past `deadline` stop with SQLITE_INTERRUPT; until
+  // clear_deadline(). SQLite checks every few thousand instructions.
+  void set_deadline(std::chrono::steady_clock::time_point deadline) {
+    deadline_ = deadline;
+    sqlite3_progress_handler(db_, kProgressInterval, &Connection::past_deadline, this);
+  }
+  void clear_deadline() { sqlite3_progress_handler(db_, 0, nullptr, nullptr); }
+
   // Which planner statistics this connection has loaded (see SqliteStore).
   std::uint64_t stats_generation = 0;
 
  private:
+  static constexpr int kProgressInterval = 4096;  // VM instructions (~20-50 us) between checks
+
   explicit Connection(sqlite3* db) : db_(db) {}
+  static int past_deadline(void* self) {
+    return std::chrono::steady_clock::now() > static_cast<Connection*>(self)->deadline_ ? 1 : 0;
+  }
+
   sqlite3* db_;
+  std::chrono::steady_clock::time_point deadline_{};
   std::unordered_map<const char*, sqlite3_stmt*> statements_;
   std::unordered_map<std::string, sqlite3_stmt*> dynamic_;
 };
@@ -645,8 +660,10 @@ class Connection {
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers,
-              std::size_t object_cache_bytes)
-      : writer_(std::move(writer)), object_cache_(object_cache_bytes) {
+              std::size_t object_cache_bytes, std::chrono::milliseconds search_timeout)
+      : writer_(std::move(writer)),
+        object_cache_(object_cache_bytes),
+        search_timeout_(search_timeout) {
     for (auto& r : readers)
       free_readers_.push_back(r.get());
     readers_ = std::move(readers);
@@ -999,7 +1016,27 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> free_readers_;  // guarded by readers_mutex_
 
-  sqlite::ObjectCache object_cache_;  // clients' JSON of objects pages showed
+  sqlite::ObjectCache object_cache_;                // clients' JSON of objects pages showed
+  const std::chrono::milliseconds search_timeout_;  // 0: none
+};
+
+// A search's time limit on its reader connection, for as long as it lives.
+class SearchDeadline {
+ public:
+  SearchDeadline(Connection& c, std::chrono::milliseconds timeout) : c_(c) {
+    if (timeout.count() <= 0) return;
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    c_.set_deadline(deadline_);
+  }
+  ~SearchDeadline() { c_.clear_deadline(); }
+  SearchDeadline(const SearchDeadline&) = delete;
+  SearchDeadline& operator=(const SearchDeadline&) = delete;
+
+  bool passed() const { return std::chrono::steady_clock::now() > deadline_; }
+
+ private:
+  Connection& c_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
 };
 
 // lastKey: the sort value and id of the last object of a page, as opaque
@@ -1268,6 +1305,7 @@ class ReadSnapshot {
   explicit ReadSnapshot(Connection& c) : c_(c) {}
   ~ReadSnapshot() {
     if (!open_) return;
+    c_.clear_deadline();  // a search's time limit must not stop the end of its snapshot
     if (auto commit = c_.prepare("COMMIT")) (void)commit->step();
     // Never hand the connection back inside a transaction.
     if (!sqlite3_get_autocommit(c_.handle())) (void)c_.exec("ROLLBACK");
@@ -1445,23 +1483,34 @@ Result<SearchPage> select_sorted(Connection& c, const PageReads& reads,
   return page;
 }
 
-Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchRequest& request) {
-  auto source = match_source(appid, request);
-  if (!source) return source.error();
-  auto reader = borrow_reader();
-  Connection& c = *reader.conn;
-  const PageReads reads{appid, request.client_json, object_cache_, object_cache_.ticket()};
+// One search on a reader: its page, or only its total.
+Result<SearchPage> search_on(Connection& c, const PageReads& reads, const SearchRequest& request,
+                             const MatchSource& source) {
   ReadSnapshot snapshot(c);
   if (auto st = snapshot.begin(); !st) return st.error();
   if (request.count_only || request.limit <= 0) {
-    auto total = count_matches(c, appid, request, *source);
+    auto total = count_matches(c, reads.appid, request, source);
     if (!total) return total.error();
     SearchPage page;
     page.total = *total;
     return page;
   }
-  if (selects_in_one_pass(request, *source)) return select_in_one_pass(c, reads, request, *source);
-  return select_sorted(c, reads, request, *source);
+  if (selects_in_one_pass(request, source)) return select_in_one_pass(c, reads, request, source);
+  return select_sorted(c, reads, request, source);
+}
+
+Result<SearchPage> SqliteStore::search(std::string_view appid, const SearchRequest& request) {
+  auto source = match_source(appid, request);
+  if (!source) return source.error();
+  auto reader = borrow_reader();
+  const PageReads reads{appid, request.client_json, object_cache_, object_cache_.ticket()};
+  SearchDeadline deadline(*reader.conn, search_timeout_);
+  auto page = search_on(*reader.conn, reads, request, *source);
+  if (!page && deadline.passed()) {
+    return invalid_input("The search was stopped after " + std::to_string(search_timeout_.count()) +
+                         " ms; narrow it (fewer wildcards, OR clauses or matches).");
+  }
+  return page;
 }
 
 }  // namespace
@@ -1488,7 +1537,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreOptions& options) {
                options.sync_full ? "full" : "normal", count);
   const auto cache_bytes = static_cast<std::size_t>(std::max(0, options.object_cache_mb)) << 20;
   return std::unique_ptr<Store>(
-      new SqliteStore(std::move(*writer), std::move(readers), cache_bytes));
+      new SqliteStore(std::move(*writer), std::move(readers), cache_bytes,
+                      std::chrono::milliseconds(std::max(0, options.search_timeout_ms))));
 }
 
 }  // namespace para

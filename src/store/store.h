@@ -120,6 +120,8 @@ struct StoreOptions {
   int mmap_mb = 1024;
   // Clients' JSON of objects that search pages showed, shared by all readers; 0: none.
   int object_cache_mb = 32;
+  // A search running longer is stopped and answered with kInvalidInput; 0: no limit.
+  int search_timeout_ms = 5000;
   // While a schema upgrade runs, "still upgrading" is logged this often, so
   // a long upgrade of a large database is seen to be alive.
   std::chrono::milliseconds upgrade_heartbeat{10000};

@@ -264,6 +264,47 @@ TEST_F(StoreTest, SortsByCustomPropertiesNamedLikeHiddenFields) {
   }
 }
 
+// A search past its time limit is stopped with a clear kInvalidInput, and
+// its reader comes back fit for the next search and for writes.
+TEST_F(StoreTest, SearchesPastTheirTimeLimitStopCleanly) {
+  store_.reset();
+  StoreOptions options{dir_.string(), false};
+  options.search_timeout_ms = 20;
+  store_ = std::move(open_sqlite_store(options).value());
+  std::vector<WriteOp> ops;
+  for (int i = 0; i < 3000; ++i) {
+    ops.push_back(
+        {WriteOp::Kind::kUpsert,
+         object("a", std::to_string(i), R"({"name":"name )" + std::to_string(i) + R"("})")});
+  }
+  ASSERT_TRUE(store_->write(ops));
+  // A hundred infix wildcards over all the text (~250 ms without a limit).
+  std::string q = "*zz0*";
+  for (int k = 1; k < 100; ++k)
+    q += " OR *zz" + std::to_string(k) + "*";
+  SearchRequest costly;
+  costly.query = search::parse_query(q).value();
+  auto stopped = store_->search("a", costly);
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().kind, ErrorKind::kInvalidInput);
+  EXPECT_EQ(
+      stopped.error().message,
+      "The search was stopped after 20 ms; narrow it (fewer wildcards, OR clauses or matches).");
+  // Every reader still answers, outside any transaction (the write below
+  // would see a stale snapshot otherwise), and writes go on.
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(ids("a", "id:7"), (Ids{"7"}));
+  put(object("a", "new", R"({"name":"fresh"})"));
+  EXPECT_EQ(ids("a", "name:fresh"), (Ids{"new"}));
+
+  store_.reset();
+  options.search_timeout_ms = 0;  // no limit: the same search answers
+  store_ = std::move(open_sqlite_store(options).value());
+  auto answered = store_->search("a", costly);
+  ASSERT_TRUE(answered) << answered.error().message;
+  EXPECT_EQ(answered->total, 0);
+}
+
 TEST_F(StoreTest, SearchTranslationMatchesParaSemantics) {
   put(object("a", "1",
              R"({"name":"Alpha Centauri","tags":["star","near"],"mass":1.1,"kind":"Star"})"));
