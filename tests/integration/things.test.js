@@ -378,6 +378,28 @@ test('two apps can never share a device name', async () => {
   assert.equal(third.status, 201, third.text);
 });
 
+test('no device can take over the shadow service\'s connection', async () => {
+  // Client ids are unique across the broker and a device's is its thing
+  // name: "para-shadow-service" was the service's own id.
+  const squatter = await createThing({ id: 'shadow-service' });
+  assert.equal(squatter.deviceDetails.thingName, 'para-shadow-service');
+  const client = await dev.connect(dev.writeDeviceFiles(squatter.deviceDetails), { port: server.iotPort, clientId: 'para-shadow-service', reconnectPeriod: 50 });
+  try {
+    await sleep(300);
+    const other = await createThing();
+    const name = other.deviceDetails.thingName;
+    const files = dev.writeDeviceFiles(other.deviceDetails);
+    for (let i = 0; i < 3; ++i) {
+      const res = await dev.mosquittoRR(files, server.iotPort, dev.shadowTopic(name, 'update'), dev.shadowTopic(name, 'update/accepted'),
+        JSON.stringify({ state: { reported: { n: i } } }));
+      assert.equal(res.code, 0, `update ${i} unanswered: ${res.stderr}`);
+    }
+    assert.equal((await para.patch(`things/${other.id}`, { deviceState: { n: 9 } })).status, 200);
+  } finally {
+    client.end(true);
+  }
+});
+
 test('after a restart shadows and certificates still work', { timeout: 60000 }, async () => {
   const thing = await createThing({ deviceState: { keep: true } });
   const files = dev.writeDeviceFiles(thing.deviceDetails);

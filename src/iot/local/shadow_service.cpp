@@ -75,7 +75,7 @@ Status ShadowService::start() {
     queues_.push_back(std::make_unique<Queue>());
   for (auto& queue : queues_)
     workers_.emplace_back([this, q = queue.get()] { work(*q); });
-  mqtt_ = std::make_unique<MqttClient>("para-shadow-service", options_.endpoint,
+  mqtt_ = std::make_unique<MqttClient>(std::string(kServiceClientId), options_.endpoint,
                                        request_subscriptions(),
                                        [this](std::string_view topic, std::string_view payload,
                                               int qos) { enqueue(topic, payload, qos); });

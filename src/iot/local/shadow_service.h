@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -49,6 +50,11 @@ struct ShadowServiceOptions {
   int workers = 4;
   std::size_t queue_limit = 10000;  // per worker; beyond it requests get 429
 };
+
+// The service's MQTT client id. Client ids are unique across the broker, and
+// a device's is its thing name: '.' never occurs in one, so no device can
+// take this connection over (and cut every tenant's shadows off).
+inline constexpr std::string_view kServiceClientId = "svc.para.shadow-service";
 
 class ShadowService {
  public:

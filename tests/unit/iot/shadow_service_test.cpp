@@ -125,6 +125,10 @@ class ShadowServiceTest : public ::testing::Test {
   std::unique_ptr<ShadowService> service_;
 };
 
+TEST(ShadowServiceClientId, IsNoThingsName) {
+  EXPECT_FALSE(is_valid_thing_name(kServiceClientId));
+}
+
 TEST_F(ShadowServiceTest, UpdatesThatLoseACompareAndSetAreAppliedAgainInOrder) {
   const std::string thing = "app-thing1";
   ASSERT_TRUE(service_->register_thing(thing, "app", "thing1"));
