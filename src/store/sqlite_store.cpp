@@ -348,6 +348,11 @@ constexpr const char* kDeletePartition = "DELETE FROM objects WHERE appid = ?1";
 // planner, and quick even on large databases.
 constexpr const char* kAnalyze = "PRAGMA analysis_limit = 400; ANALYZE;";
 constexpr const char* kDeleteAppShadows = "DELETE FROM shadows WHERE appid = ?1";
+constexpr const char* kLaggingThingCopies =
+    "SELECT s.thing, s.appid, s.object_id FROM shadows s "
+    "JOIN objects o ON o.appid = s.appid AND o.id = s.object_id "
+    "WHERE s.name = '' AND coalesce(json_extract(o.json, '$.deviceShadow.version'), 0) <> "
+    "s.version";
 constexpr const char* kSelectShadow =
     "SELECT appid, object_id, version, document FROM shadows WHERE thing = ?1 AND name = ?2";
 constexpr const char* kInsertShadow =
@@ -734,6 +739,23 @@ class SqliteStore final : public Store {
     row.version = stmt->integer(2);
     row.document = stmt->text(3);
     return std::optional<ShadowRow>(std::move(row));
+  }
+
+  Result<std::vector<ShadowRow>> lagging_thing_copies() override {
+    auto reader = borrow_reader();
+    auto stmt = reader.conn->prepare(kLaggingThingCopies);
+    if (!stmt) return stmt.error();
+    std::vector<ShadowRow> rows;
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      ShadowRow row;
+      row.thing = stmt->text(0);
+      row.appid = stmt->text(1);
+      row.object_id = stmt->text(2);
+      rows.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) return sqlite_error(reader.conn->handle(), rc, "lagging thing copies");
+    return rows;
   }
 
   Result<std::vector<Job>> due_jobs(std::string_view kind, std::int64_t now_ms,

@@ -152,6 +152,11 @@ class Store {
   virtual Result<std::optional<ShadowRow>> get_shadow(std::string_view thing,
                                                       std::string_view name) = 0;
 
+  // Classic shadows whose Thing's stored copy (its deviceShadow.version) is
+  // not at the shadow's version: copies a crash kept from being written.
+  // Rows carry thing, appid and object_id only.
+  virtual Result<std::vector<ShadowRow>> lagging_thing_copies() = 0;
+
   // Up to `limit` jobs of `kind` whose due time is <= now_ms, earliest first.
   virtual Result<std::vector<Job>> due_jobs(std::string_view kind, std::int64_t now_ms,
                                             std::size_t limit) = 0;

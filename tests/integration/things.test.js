@@ -416,6 +416,29 @@ test('after a restart shadows and certificates still work', { timeout: 60000 }, 
   assert.deepEqual(JSON.parse(got.stdout).state.reported, { r: 1 });
 });
 
+test('after kill -9, lists and search catch up with the shadows', { timeout: 60000 }, async () => {
+  // The copy lists and search show is written from memory every 500 ms; a
+  // report accepted just before the kill is in the shadow, not the copy.
+  const thing = await createThing({ deviceState: { n: 0 } });
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const T = (s) => dev.shadowTopic(thing.deviceDetails.thingName, s);
+  const acc = await dev.mosquittoRR(files, server.iotPort, T('update'), T('update/accepted'), '{"state":{"reported":{"crash":1}}}');
+  assert.equal(acc.code, 0, acc.stderr);
+  assert.equal((await server.kill9()).signal, 'SIGKILL');
+  server = await new ServerProcess({ iot: true, dataDir: server.dataDir, iotPort: server.iotPort }).start();
+  para = new ParaClient(server.endpoint, 'app:para', ROOT_SECRET);
+  assert.deepEqual((await para.get(`things/${thing.id}`)).body.deviceState, { n: 0, crash: 1 }, 'the shadow survived');
+  let listed;
+  for (let i = 0; i < 30; ++i) {
+    listed = (await para.get('things', { limit: 256 })).body.items.find((t) => t.id === thing.id);
+    if (listed && listed.deviceState.crash === 1) break;
+    await sleep(100);
+  }
+  assert.deepEqual(listed.deviceState, { n: 0, crash: 1 }, 'the listed copy caught up');
+  const found = await para.get('things/search', { q: `id:${thing.id}` });
+  assert.deepEqual(found.body.items[0].deviceState, { n: 0, crash: 1 });
+});
+
 test('named shadows are separate documents of the same device', async () => {
   const thing = await createThing();
   const files = dev.writeDeviceFiles(thing.deviceDetails);

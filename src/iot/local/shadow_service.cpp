@@ -70,6 +70,18 @@ ShadowService::~ShadowService() {
 }
 
 Status ShadowService::start() {
+  // Copies a crash (kill -9) kept from being written: the flusher's first
+  // round writes them.
+  if (auto lagging = store_.lagging_thing_copies(); lagging) {
+    for (const ShadowRow& row : *lagging)
+      mark_dirty(row.thing, DirtyCopy{row.appid, row.object_id});
+    if (!lagging->empty()) {
+      spdlog::info("iot: {} Things' synced copies lag their shadows; rewriting them",
+                   lagging->size());
+    }
+  } else {
+    spdlog::warn("iot: cannot look for lagging Thing copies: {}", lagging.error().message);
+  }
   flusher_ = std::thread([this] { run_flusher(); });
   for (int i = 0; i < options_.workers; ++i)
     queues_.push_back(std::make_unique<Queue>());

@@ -59,6 +59,9 @@ class StoreWithRival final : public Store {
                                               std::string_view name) override {
     return store_.get_shadow(thing, name);
   }
+  Result<std::vector<ShadowRow>> lagging_thing_copies() override {
+    return store_.lagging_thing_copies();
+  }
   Result<std::vector<Job>> due_jobs(std::string_view kind, std::int64_t now_ms,
                                     std::size_t limit) override {
     return store_.due_jobs(kind, now_ms, limit);
