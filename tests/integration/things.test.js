@@ -545,6 +545,33 @@ test('bursts from several devices are applied in order, each update once', { tim
   }
 });
 
+test('a device whose DELETE failed at a hung broker is cut off once it answers', { timeout: 60000 }, async () => {
+  const thing = await createThing();
+  const name = thing.deviceDetails.thingName;
+  const files = dev.writeDeviceFiles(thing.deviceDetails);
+  const client = await dev.connect(files, { port: server.iotPort, clientId: name });
+  let closed = false;
+  client.on('close', () => { closed = true; });
+  const pid = Number(fs.readFileSync(path.join(server.dataDir, 'iot/broker/mosquitto.pid'), 'utf8'));
+  process.kill(pid, 'SIGSTOP');
+  let res;
+  try {
+    res = await para.delete(`things/${thing.id}`);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  assert.equal(res.status, 503, res.text);
+  // Nobody sends the DELETE again: the server's own retry disconnects it.
+  for (let i = 0; i < 150 && !closed; ++i) await sleep(100);
+  assert.ok(closed, 'the revoked device was disconnected');
+  client.end(true);
+  await assert.rejects(dev.connect(files, { port: server.iotPort, clientId: name }), 'and cannot reconnect');
+  assert.match(server.log, /revoked device .* disconnected on attempt/);
+  // The DELETE itself can be repeated and completes.
+  assert.equal((await para.delete(`things/${thing.id}`)).status, 200);
+  assert.equal((await para.get(`things/${thing.id}`)).status, 404);
+});
+
 test('a broker that dies is restarted and devices reconnect', { timeout: 30000 }, async () => {
   const thing = await createThing();
   const files = dev.writeDeviceFiles(thing.deviceDetails);

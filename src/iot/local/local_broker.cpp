@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/ids.h"
 #include "iot/thing_state.h"
 
 namespace para::iot {
@@ -18,6 +19,9 @@ using namespace std::chrono_literals;
 constexpr auto kCrlValidity = std::chrono::hours(24 * 30);
 constexpr auto kCrlMargin = std::chrono::hours(24 * 7);
 constexpr auto kCrlCheckInterval = std::chrono::hours(1);
+// Disconnecting a deleted device failed: tried again this often, for ever.
+constexpr auto kKickRetryInterval = std::chrono::seconds(2);
+constexpr std::string_view kKickJob = "local-kick";
 
 bool is_ip_address(const std::string& host) {
   unsigned char buf[16];
@@ -59,7 +63,7 @@ Status LocalBroker::start() {
     return st;
   }
   unavailable_reason_.clear();
-  refresher_ = std::thread([this] { refresh_crl_periodically(); });
+  maintenance_ = std::thread([this] { maintain(); });
   return {};
 }
 
@@ -118,11 +122,11 @@ Status LocalBroker::start_components() {
 
 void LocalBroker::stop() {
   {
-    std::lock_guard lock(refresher_mutex_);
+    std::lock_guard lock(maintenance_mutex_);
     stopping_ = true;
-    refresher_wake_.notify_all();
+    maintenance_wake_.notify_all();
   }
-  if (refresher_.joinable()) refresher_.join();
+  if (maintenance_.joinable()) maintenance_.join();
   if (shadows_) shadows_->stop();
   if (mosquitto_) mosquitto_->stop();
 }
@@ -197,10 +201,18 @@ Status LocalBroker::delete_device(const ParaObject& thing) {
     // the device's immediate reconnect is refused at the handshake.
     auto st = ca_->revoke_certificate(cert, crypto::RevocationReason::kCessationOfOperation);
     if (!st) return st;
-    if (auto published = publish_crl(); !published) return published;
-    const auto& o = mosquitto_->options();
-    MqttEndpoint endpoint{"127.0.0.1", o.service_port, o.service_user, o.service_password};
-    if (auto kicked = kick_client(endpoint, name, 2s); !kicked) return kicked;
+    if (auto kicked = cut_off(name); !kicked) {
+      WriteOp retry{WriteOp::Kind::kPutJob};
+      retry.job = Job{std::string(kKickJob) + ":" + name, std::string(kKickJob), name,
+                      epoch_millis() + kKickRetryInterval / 1ms, 0};
+      if (auto recorded = store_.write(std::span(&retry, 1)); !recorded) {
+        spdlog::error(
+            "iot: device {} is revoked but still connected, and its retry cannot be "
+            "recorded: {}",
+            name, recorded.error().message);
+      }
+      return kicked;
+    }
   }
   if (auto st = shadows_->forget_thing(name); !st) return st;
   spdlog::info("iot: device {} removed (certificate revoked, disconnected)", name);
@@ -216,15 +228,49 @@ Result<json::object> LocalBroker::set_desired(const ParaObject& thing,
   return shadows_->set_desired(thing_name(thing.appid, thing.id), desired);
 }
 
-void LocalBroker::refresh_crl_periodically() {
-  std::unique_lock lock(refresher_mutex_);
-  while (!refresher_wake_.wait_for(lock, kCrlCheckInterval, [this] { return stopping_; })) {
+Status LocalBroker::cut_off(const std::string& name) {
+  if (auto published = publish_crl(); !published) return published;
+  const auto& o = mosquitto_->options();
+  MqttEndpoint endpoint{"127.0.0.1", o.service_port, o.service_user, o.service_password};
+  return kick_client(endpoint, name, 2s);
+}
+
+void LocalBroker::retry_kicks() {
+  auto due = store_.due_jobs(kKickJob, epoch_millis(), 32);
+  if (!due) return spdlog::warn("iot: cannot read pending disconnects: {}", due.error().message);
+  for (Job& job : *due) {
+    WriteOp next{WriteOp::Kind::kDeleteJob};
+    if (auto kicked = cut_off(job.payload); !kicked) {
+      spdlog::warn("iot: revoked device {} still not disconnected (attempt {}): {}", job.payload,
+                   job.attempts + 1, kicked.error().message);
+      next.kind = WriteOp::Kind::kPutJob;
+      job.due = epoch_millis() + kKickRetryInterval / 1ms;
+      ++job.attempts;
+    } else {
+      spdlog::info("iot: revoked device {} disconnected on attempt {}", job.payload,
+                   job.attempts + 1);
+    }
+    next.job = std::move(job);
+    if (auto written = store_.write(std::span(&next, 1)); !written) {
+      spdlog::warn("iot: pending disconnect not updated: {}", written.error().message);
+    }
+  }
+}
+
+void LocalBroker::maintain() {
+  auto next_crl_check = std::chrono::steady_clock::now() + kCrlCheckInterval;
+  std::unique_lock lock(maintenance_mutex_);
+  while (!maintenance_wake_.wait_for(lock, kKickRetryInterval, [this] { return stopping_; })) {
     lock.unlock();
-    auto check = ca_->check_crl(mosquitto_->options().crl_file, kCrlMargin);
-    if (check.needs_refresh) {
-      spdlog::info("iot: refreshing the certificate revocation list ({})", check.reason);
-      if (auto st = publish_crl(); !st)
-        spdlog::error("iot: CRL refresh failed: {}", st.error().message);
+    retry_kicks();
+    if (std::chrono::steady_clock::now() >= next_crl_check) {
+      next_crl_check = std::chrono::steady_clock::now() + kCrlCheckInterval;
+      auto check = ca_->check_crl(mosquitto_->options().crl_file, kCrlMargin);
+      if (check.needs_refresh) {
+        spdlog::info("iot: refreshing the certificate revocation list ({})", check.reason);
+        if (auto st = publish_crl(); !st)
+          spdlog::error("iot: CRL refresh failed: {}", st.error().message);
+      }
     }
     lock.lock();
   }

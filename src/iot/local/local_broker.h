@@ -11,7 +11,10 @@
 // Deleting a device revokes its certificate, writes a new CRL atomically,
 // makes Mosquitto reload it (and waits until it has), then disconnects the
 // device by client-id takeover: the device is cut off at once and its
-// reconnect is refused at the TLS handshake.
+// reconnect is refused at the TLS handshake. If either fails (the broker
+// does not answer), the delete fails too, and a durable job repeats both
+// every few seconds until they work, whether or not the client retries: a
+// revoked device must not stay connected.
 //
 // Thread-safety: all methods may be called from any thread after start().
 // Errors: as IoTBroker; check_available() says why the broker cannot serve
@@ -54,7 +57,11 @@ class LocalBroker final : public IoTBroker {
  private:
   Status start_components();
   Status publish_crl();
-  void refresh_crl_periodically();
+  // Makes the broker load the current CRL, then disconnects device `name`.
+  Status cut_off(const std::string& name);
+  // The maintenance thread: kicks that failed, again; the CRL, before expiry.
+  void maintain();
+  void retry_kicks();
 
   Store& store_;
   const Config& config_;
@@ -63,10 +70,10 @@ class LocalBroker final : public IoTBroker {
   std::unique_ptr<ShadowService> shadows_;
   std::string unavailable_reason_;  // set once by start()
   std::mutex crl_mutex_;            // one CRL write + reload at a time
-  std::mutex refresher_mutex_;
-  std::condition_variable refresher_wake_;
-  bool stopping_ = false;  // guarded by refresher_mutex_
-  std::thread refresher_;
+  std::mutex maintenance_mutex_;
+  std::condition_variable maintenance_wake_;
+  bool stopping_ = false;  // guarded by maintenance_mutex_
+  std::thread maintenance_;
 };
 
 }  // namespace para::iot
