@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "api/auth.h"
+#include "api/cors.h"
 #include "api/errors.h"
 #include "api/request.h"
 #include "api/routes.h"
@@ -400,6 +401,14 @@ Api::Api(const Config& config, Store& store, AppDirectory& apps, ObjectService& 
 Api::~Api() = default;
 
 HttpResponse Api::handle(const HttpRequest& request) {
+  if (!impl_->config.cors_enabled) return serve(request);
+  if (auto preflight = cors_preflight(request)) return std::move(*preflight);
+  HttpResponse response = serve(request);
+  add_cors_headers(request, response);
+  return response;
+}
+
+HttpResponse Api::serve(const HttpRequest& request) {
   try {
     return impl_->dispatch(request);
   } catch (const std::exception& e) {

@@ -1,7 +1,8 @@
 // Api: Para's REST API v1 as a function from HttpRequest to HttpResponse.
 //
-// One gate runs before every handler: parse the target, match the route
-// (404/405), authenticate unless the route is public, then call the handler.
+// One gate runs before every handler: answer a CORS preflight (api/cors.h),
+// parse the target, match the route (404/405), authenticate unless the
+// route is public, then call the handler.
 // Handlers parse their inputs, call the object service and render JSON; they
 // never see a socket. Every failure becomes Para's {"code":N,"message":"..."}.
 //
@@ -28,6 +29,8 @@ class Api {
   HttpResponse handle(const HttpRequest& request);
 
  private:
+  HttpResponse serve(const HttpRequest& request);  // handle() without CORS
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

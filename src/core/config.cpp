@@ -69,6 +69,9 @@ const KeyDef kKeys[] = {
      {1, 100000}},
     {"worker_id", &Config::worker_id, "Snowflake worker id; must differ per node.", {0, 31}},
     {"print_version", &Config::print_version, "Show the version in GET /v1/."},
+    {"cors_enabled", &Config::cors_enabled,
+     "CORS for browser clients: preflights answered, any origin allowed (credentials are "
+     "signatures, not cookies)."},
     {"debug_request_signatures", &Config::debug_request_signatures,
      "Log the expected and received signature of rejected requests (never the secret)."},
     {"data_dir", &Config::data_dir, "Directory of the embedded database and broker files."},

@@ -46,6 +46,7 @@ struct Config {
   std::int64_t worker_id = 1;
   bool print_version = true;
   bool debug_request_signatures = false;
+  bool cors_enabled = true;
 
   // Storage
   std::string data_dir = "./data";

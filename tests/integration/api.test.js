@@ -164,6 +164,24 @@ test('first objects of many new types at once all succeed and all register', asy
   for (let i = 0; i < 30; ++i) assert.equal(types[`kind${i}s`], `kind${i}`);
 });
 
+test('browsers may call the API from another origin (CORS)', async () => {
+  // The preflight comes without credentials, before the signed request.
+  const pre = await send({ host: '127.0.0.1', port: server.port, method: 'OPTIONS', path: '/v1/cats',
+    headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type,x-amz-date' } });
+  assert.equal(pre.status, 200, pre.text);
+  assert.equal(pre.headers['access-control-allow-origin'], '*');
+  assert.match(pre.headers['access-control-allow-methods'], /\bPOST\b/);
+  assert.equal(pre.headers['access-control-allow-headers'], 'authorization,content-type,x-amz-date');
+  const created = await child.request('POST', 'cat', { entity: { name: 'From a page' }, headers: { Origin: 'https://app.example' } });
+  assert.equal(created.status, 201, created.text);
+  assert.equal(created.headers['access-control-allow-origin'], '*');
+  assert.equal(created.headers['access-control-expose-headers'], 'Location');
+  const plain = await child.get(`cat/${created.body.id}`);
+  assert.equal(plain.headers['access-control-allow-origin'], undefined, 'only for requests from an origin');
+  const notPreflight = await send({ host: '127.0.0.1', port: server.port, method: 'OPTIONS', path: '/v1/cats', headers: {} });
+  assert.equal(notPreflight.status, 405);
+});
+
 test('select= reduces objects to the named fields', async () => {
   const { body: obj } = await child.post('cat', { name: 'Sel', color: 'red', size: 5 });
   const sel = await child.get(`cat/${obj.id}`, { select: 'name,color' });
