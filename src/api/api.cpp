@@ -70,6 +70,17 @@ std::string credentials_body(const AppCredentials& c, std::string_view note_key,
   return to_json(body);
 }
 
+// A refused authentication; a refused JWT also says so in WWW-Authenticate,
+// as Para (and RFC 6750) do.
+HttpResponse refusal(const HttpRequest& request, const Error& error) {
+  HttpResponse response = error_response(error);
+  if (error.kind == ErrorKind::kUnauthenticated &&
+      trim(request.header("Authorization")).starts_with("Bearer ")) {
+    response.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+  }
+  return response;
+}
+
 }  // namespace
 
 std::string_view server_version() {
@@ -139,7 +150,7 @@ struct Api::Impl {
               FieldSelection(target->param("select"))};
     if (route.access == Access::kApp) {
       auto principal = auth.authenticate(request, *target);
-      if (!principal) return error_response(principal.error());
+      if (!principal) return refusal(request, principal.error());
       call.principal = std::move(*principal);
     }
     auto response = (this->*route.handler)(call);

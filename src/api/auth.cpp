@@ -70,6 +70,12 @@ Result<Principal> Authenticator::authenticate(const HttpRequest& request,
     principal = verify_signature(request, target, authorization);
   } else if (authorization.starts_with("Bearer ")) {
     principal = verify_jwt(trim(authorization.substr(7)));
+    if (!principal && principal.error().kind == ErrorKind::kUnauthenticated) {
+      // Para's words, then ours: which check the token failed.
+      return unauthenticated("You don't have permission to access this resource. [" +
+                             request.method + " " + std::string(target.raw_path) +
+                             "] Invalid token: " + principal.error().message);
+    }
   } else if (authorization.starts_with("Anonymous") ||
              (authorization.empty() &&
               (target.has_param("accessKey") || target.has_param("X-Amz-Credential")))) {

@@ -290,9 +290,13 @@ test('JWT super tokens', async () => {
   assert.equal(me.status, 200, me.text);
   assert.equal(me.body.id, 'app:child-app');
   const expired = signJwt({ appid: 'app:child-app', iat: 1, nbf: 1, exp: 2 }, childKeys.secretKey);
-  assertError(await new ParaClient(server.endpoint, '', '', { jwt: expired }).get('_me'), 401, /expired/);
+  const refused = await new ParaClient(server.endpoint, '', '', { jwt: expired }).get('_me');
+  // Para's message and header, then which check failed.
+  assertError(refused, 401, "You don't have permission to access this resource. [GET /v1/_me] Invalid token: expired");
+  assert.equal(refused.headers['www-authenticate'], 'Bearer error="invalid_token"');
   const forged = superToken('app:child-app', 'wrong-secret');
-  assertError(await new ParaClient(server.endpoint, '', '', { jwt: forged }).get('_me'), 401);
+  assertError(await new ParaClient(server.endpoint, '', '', { jwt: forged }).get('_me'), 401, /Invalid token: bad signature$/);
+  assert.equal((await root.get('_me')).headers['www-authenticate'], undefined);
   const none = signJwt({ appid: 'app:child-app', exp: 9999999999 }, '', { alg: 'none', typ: 'JWT' });
   assertError(await new ParaClient(server.endpoint, '', '', { jwt: none }).get('_me'), 401);
   assertError(await new ParaClient(server.endpoint, '', '', { jwt: 'a.b' }).get('_me'), 401);
