@@ -154,20 +154,26 @@ Result<ParaObject> ObjectService::create(const App& app, ParaObject object) {
   if (object.timestamp <= 0) object.timestamp = epoch_millis();
   if (object.id.empty()) {
     object.id = ids_.next();
-  } else {
-    // POST upserts, as in Para; but never over an object whose type has hooks.
-    auto stored = store_.get(app.identifier, object.id);
-    if (!stored) return stored.error();
-    if (*stored) {
-      if (auto st = check_type_change(**stored, object.type); !st) return st.error();
-      if (hooks_for(object.type)) {
-        return Error{ErrorKind::kConflict,
-                     "Object " + object.id + " already exists; use PATCH or PUT."};
-      }
+    if (auto st = check_new_object(object); !st) return st.error();
+    return create_with_hooks(app, WriteOp{WriteOp::Kind::kUpsert, std::move(object), 0});
+  }
+  // POST upserts, as in Para; but never over an object whose type has hooks:
+  // that is an insert, checked and made under the object's lock, so two
+  // POSTs of one id never both provision a device (two valid certificates).
+  std::lock_guard serialised(lock_for(app.identifier, object.id));
+  auto stored = store_.get(app.identifier, object.id);
+  if (!stored) return stored.error();
+  const bool hooked = hooks_for(object.type) != nullptr;
+  if (*stored) {
+    if (auto st = check_type_change(**stored, object.type); !st) return st.error();
+    if (hooked) {
+      return Error{ErrorKind::kConflict,
+                   "Object " + object.id + " already exists; use PATCH or PUT."};
     }
   }
   if (auto st = check_new_object(object); !st) return st.error();
-  return create_with_hooks(app, WriteOp{WriteOp::Kind::kUpsert, std::move(object), 0});
+  const auto kind = hooked ? WriteOp::Kind::kInsert : WriteOp::Kind::kUpsert;
+  return create_with_hooks(app, WriteOp{kind, std::move(object), 0});
 }
 
 Result<ParaObject> ObjectService::create_with_hooks(const App& app, WriteOp op) {

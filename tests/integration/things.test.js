@@ -400,6 +400,19 @@ test('no device can take over the shadow service\'s connection', async () => {
   }
 });
 
+test('concurrent POSTs of one Thing id provision one device', async () => {
+  const results = await Promise.all(Array.from({ length: 8 }, () => para.post('things', { id: 'twice', name: 'twice' })));
+  const created = results.filter((r) => r.status === 201);
+  assert.equal(created.length, 1, results.map((r) => `${r.status} ${r.text.slice(0, 80)}`).join('\n'));
+  for (const r of results.filter((x) => x.status !== 201)) assert.equal(r.status, 409, r.text);
+  // The one certificate handed out is the one the server knows (and revokes on DELETE).
+  const files = dev.writeDeviceFiles(created[0].body.deviceDetails);
+  const client = await dev.connect(files, { port: server.iotPort, clientId: created[0].body.deviceDetails.thingName });
+  client.end(true);
+  assert.equal((await para.delete('things/twice')).status, 200);
+  await assert.rejects(dev.connect(files, { port: server.iotPort, clientId: created[0].body.deviceDetails.thingName }));
+});
+
 test('after a restart shadows and certificates still work', { timeout: 60000 }, async () => {
   const thing = await createThing({ deviceState: { keep: true } });
   const files = dev.writeDeviceFiles(thing.deviceDetails);
