@@ -247,7 +247,8 @@ Result<SearchParams> build_search(std::string_view querytype, const ParsedTarget
   params.page = *page > config.max_pages ? 0 : *page;  // Para: beyond max_pages is the first page
   r.offset = params.page > 1 ? (params.page - 1) * r.limit : 0;
   r.sort_field = std::string(target.param("sort"));
-  r.descending = target.param("desc", "true") != "false";
+  // Para: Boolean.parseBoolean, so only "true" (any case) is descending.
+  r.descending = iequals(target.param("desc", "true"), "true");
   r.after = std::string(target.param("lastKey"));
   if (!r.after.empty() && params.page > 1) r.after.clear();  // Para: a cursor only from page 1
   return params;

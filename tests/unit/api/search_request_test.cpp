@@ -47,6 +47,10 @@ TEST(SearchRequest, Paging) {
   EXPECT_EQ(p->request.offset, 2 * 256);
   EXPECT_EQ(p->request.sort_field, "name");
   EXPECT_FALSE(p->request.descending);
+  EXPECT_TRUE(build("", "/x")->request.descending) << "descending unless asked";
+  EXPECT_TRUE(build("", "/x?desc=TRUE")->request.descending);
+  EXPECT_FALSE(build("", "/x?desc=FALSE")->request.descending) << "Boolean.parseBoolean";
+  EXPECT_FALSE(build("", "/x?desc=maybe")->request.descending);
   auto beyond = build("", "/x?page=5000");
   EXPECT_EQ(beyond->page, 0) << "Para: beyond max_pages is the first page";
   auto cursor = build("", "/x?lastKey=abc");
