@@ -161,16 +161,23 @@ Result<AppCredentials> AppDirectory::new_keys(const App& app) {
   return Error{ErrorKind::kConflict, "The app is being changed concurrently; try again."};
 }
 
+bool AppDirectory::is_new_type(const App& app, std::string_view type) {
+  return !find_core_type(type) && !app.datatypes.contains(plural_of(type));
+}
+
+std::int64_t AppDirectory::type_slots_left(const App& app) const {
+  return config_.max_datatypes_per_app - static_cast<std::int64_t>(app.datatypes.size());
+}
+
 Result<std::optional<WriteOp>> AppDirectory::type_registration(const App& app,
                                                                std::span<const std::string> types) {
   std::vector<std::string> fresh;
   for (const auto& type : types) {
-    if (find_core_type(type) || app.datatypes.contains(plural_of(type))) continue;
+    if (!is_new_type(app, type)) continue;
     if (std::find(fresh.begin(), fresh.end(), type) == fresh.end()) fresh.push_back(type);
   }
   if (fresh.empty()) return std::optional<WriteOp>();
-  if (static_cast<std::int64_t>(app.datatypes.size() + fresh.size()) >
-      config_.max_datatypes_per_app) {
+  if (static_cast<std::int64_t>(fresh.size()) > type_slots_left(app)) {
     return invalid_input("App '" + app.identifier + "' would have more than " +
                          std::to_string(config_.max_datatypes_per_app) +
                          " custom types (para.max_datatypes_per_app).");

@@ -73,6 +73,11 @@ class AppDirectory {
   // fixed by configuration.
   Result<AppCredentials> new_keys(const App& app);
 
+  // Whether objects of `type` make the app register it as a custom type.
+  static bool is_new_type(const App& app, std::string_view type);
+  // How many more custom types the app may register (para.max_datatypes_per_app).
+  std::int64_t type_slots_left(const App& app) const;
+
   // Adds `types` to the app's custom types where they are not there yet. The
   // returned op (if any) must be committed in the same transaction as the
   // first objects of those types; call forget() after the transaction.

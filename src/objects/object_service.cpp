@@ -335,11 +335,23 @@ Result<std::vector<ParaObject>> ObjectService::create_all(const App& app,
   if (!existing) return existing.error();
   std::vector<WriteOp> ops;
   std::vector<TypeHooks*> hooked;  // parallel to ops
+  // New custom types the batch registers: past the app's limit, the objects
+  // of further new types are skipped like any invalid item, not the batch.
+  std::vector<std::string> new_types;
+  const std::int64_t type_slots = apps_.type_slots_left(app);
   for (auto& object : objects) {
     object.appid = app.identifier;
     if (object.id.empty()) object.id = ids_.next();
     if (object.timestamp <= 0) object.timestamp = epoch_millis();
     Status st = check_new_object(object);
+    if (st && AppDirectory::is_new_type(app, object.type) &&
+        std::find(new_types.begin(), new_types.end(), object.type) == new_types.end()) {
+      if (static_cast<std::int64_t>(new_types.size()) >= type_slots) {
+        st = invalid_input("type '" + object.type + "' would exceed para.max_datatypes_per_app");
+      } else {
+        new_types.push_back(object.type);
+      }
+    }
     for (const auto& stored : *existing) {
       if (st && stored.id == object.id) {
         st = check_type_change(stored, object.type);

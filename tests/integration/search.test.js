@@ -182,6 +182,28 @@ test('a search never returns another app\'s objects', async () => {
   assert.equal((await other.get('_batch', { ids: ['b1', 'b2'] })).body.length, 0);
 });
 
+test('batch: objects past the app\'s custom type limit are skipped, not the batch', async () => {
+  const small = await new ServerProcess({ env: { para_max_datatypes_per_app: '2' } }).start();
+  try {
+    const root = new ParaClient(small.endpoint, 'app:para', ROOT_SECRET);
+    const res = await root.post('_batch', [
+      { id: 'a1', type: 'alpha', name: 'a' }, { id: 'b1', type: 'beta', name: 'b' },
+      { id: 'g1', type: 'gamma', name: 'g' }, { id: 'a2', type: 'alpha', name: 'a again' }]);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body.map((o) => o.id), ['a1', 'b1', 'a2']);
+    const types = (await root.get('_types')).body;
+    assert.equal(types.gammas, undefined);
+    assert.equal(types.alphas, 'alpha');
+    assert.equal((await root.get('gamma/g1')).status, 404);
+    const single = await root.post('gamma', { name: 'g' });
+    assert.equal(single.status, 400, single.text);
+    assert.match(single.body.message, /max_datatypes_per_app/);
+  } finally {
+    await small.stop();
+    small.cleanup();
+  }
+});
+
 test('batch: create, read, update, delete with Para\'s rules', async () => {
   const created = await para.post('_batch', [
     { type: 'gadget', name: 'ok1' },
