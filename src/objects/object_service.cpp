@@ -327,6 +327,18 @@ Status ObjectService::remove_app(const ParaObject& record) {
 
 Result<std::vector<ParaObject>> ObjectService::create_all(const App& app,
                                                           std::vector<ParaObject> objects) {
+  // Objects with hooks and a client's id are checked and created under their
+  // locks, as single POSTs are; taken in address order, so two batches never
+  // wait for each other's.
+  std::vector<std::mutex*> locks;
+  for (const auto& o : objects) {
+    if (!o.id.empty() && hooks_for(o.type)) locks.push_back(&lock_for(app.identifier, o.id));
+  }
+  std::sort(locks.begin(), locks.end());
+  locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
+  std::vector<std::unique_lock<std::mutex>> held;
+  for (std::mutex* m : locks)
+    held.emplace_back(*m);
   std::vector<std::string> given_ids;
   for (const auto& o : objects) {
     if (!o.id.empty()) given_ids.push_back(o.id);
@@ -365,7 +377,10 @@ Result<std::vector<ParaObject>> ObjectService::create_all(const App& app,
                     st.error().message);
       continue;
     }
-    ops.push_back(WriteOp{WriteOp::Kind::kUpsert, std::move(object), 0});
+    // An object with hooks (a Thing) is inserted: a concurrent batch that
+    // created it first makes this one fail and undo its devices.
+    ops.push_back(
+        WriteOp{hooks ? WriteOp::Kind::kInsert : WriteOp::Kind::kUpsert, std::move(object), 0});
     hooked.push_back(hooks);
   }
   auto undo = [&] {

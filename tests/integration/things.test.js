@@ -413,6 +413,20 @@ test('concurrent POSTs of one Thing id provision one device', async () => {
   await assert.rejects(dev.connect(files, { port: server.iotPort, clientId: created[0].body.deviceDetails.thingName }));
 });
 
+test('concurrent batches with one Thing id provision it once', async () => {
+  const results = await Promise.all(Array.from({ length: 6 }, () => para.post('_batch', [{ id: 'batched', type: 'thing', name: 'b' }])));
+  const provisioned = results.filter((r) => r.status === 200 && r.body.length === 1);
+  assert.equal(provisioned.length, 1, results.map((r) => `${r.status} ${r.text.slice(0, 60)}`).join('\n'));
+  for (const r of results.filter((x) => x !== provisioned[0])) {
+    assert.ok((r.status === 200 && r.body.length === 0) || r.status === 409, `${r.status} ${r.text}`);
+  }
+  // The one provisioned is whole: its shadow answers.
+  const patched = await para.patch('things/batched', { deviceState: { on: true } });
+  assert.equal(patched.status, 200, patched.text);
+  assert.deepEqual(patched.body.deviceState, { on: true });
+  assert.equal((await para.delete('things/batched')).status, 200);
+});
+
 test('after a restart shadows and certificates still work', { timeout: 60000 }, async () => {
   const thing = await createThing({ deviceState: { keep: true } });
   const files = dev.writeDeviceFiles(thing.deviceDetails);
