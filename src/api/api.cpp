@@ -138,9 +138,20 @@ struct Api::Impl {
   }
 
   HttpResponse dispatch(const HttpRequest& request) {
+    // HEAD is GET without the body, as JAX-RS answers it for Para; it is
+    // signed (and checked) as HEAD.
+    if (request.method == "HEAD") {
+      HttpResponse response = route(request, "GET");
+      response.head_only = true;
+      return response;
+    }
+    return route(request, request.method);
+  }
+
+  HttpResponse route(const HttpRequest& request, std::string_view method) {
     auto target = parse_target(request.target);
     if (!target) return error_response(target.error());
-    auto match = router->match(request.method, target->segments);
+    auto match = router->match(method, target->segments);
     if (!match) return error_response(match.error());
     const Route& route = routes[match->index];
     Call call{request,

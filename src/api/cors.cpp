@@ -5,7 +5,7 @@
 namespace para {
 namespace {
 
-constexpr const char* kAllowedMethods = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+constexpr const char* kAllowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 // What para-client-js (aws4) sends, when the preflight does not list them.
 constexpr const char* kDefaultHeaders = "Authorization, Content-Type, X-Amz-Date";
 constexpr const char* kPreflightMaxAge = "3600";  // seconds a browser may reuse the answer

@@ -26,6 +26,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // The answer to a HEAD: the headers GET would send, Content-Length of
+  // `body` included, without the body.
+  bool head_only = false;
 };
 
 }  // namespace para

@@ -62,8 +62,12 @@ http::response<http::string_body> to_wire(HttpResponse&& response, bool keep_ali
   if (!response.content_type.empty()) wire.set(http::field::content_type, response.content_type);
   for (auto& [name, value] : response.headers)
     wire.set(name, value);
-  wire.body() = std::move(response.body);
   wire.keep_alive(keep_alive);
+  if (response.head_only) {
+    wire.content_length(response.body.size());
+    return wire;
+  }
+  wire.body() = std::move(response.body);
   wire.prepare_payload();
   return wire;
 }

@@ -3,6 +3,7 @@
 // errors and isolation, driven by a client that signs like para-client-js.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const net = require('node:net');
 const { ServerProcess, ROOT_SECRET } = require('./lib/server');
 const { ParaClient, send, urlEncode } = require('./lib/para_client');
 const { superToken, signJwt } = require('./lib/jwt');
@@ -162,6 +163,32 @@ test('first objects of many new types at once all succeed and all register', asy
   assert.deepEqual(created.map((r) => r.status), Array(30).fill(201), created.map((r) => r.text).find((t) => !t.includes('"id"')));
   const types = (await child.get('_types')).body;
   for (let i = 0; i < 30; ++i) assert.equal(types[`kind${i}s`], `kind${i}`);
+});
+
+test('HEAD answers as GET without the body', async () => {
+  const { body: cat } = await child.post('cat', { name: 'Headless' });
+  const get = await child.get(`cat/${cat.id}`);
+  const head = await child.request('HEAD', `cat/${cat.id}`);
+  assert.equal(head.status, 200);
+  assert.equal(head.text, '');
+  assert.equal(head.headers['content-length'], String(Buffer.byteLength(get.text)));
+  assert.equal(head.headers['content-type'], get.headers['content-type']);
+  assert.equal((await child.request('HEAD', 'cat/no-such-cat')).status, 404);
+  assert.equal((await child.request('HEAD', '_newkeys')).status, 405, 'POST-only stays POST-only');
+  // On one connection, a HEAD sends no body bytes: the next answer follows its headers.
+  const raw = await new Promise((resolve, reject) => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (d) => { data += d.toString('latin1'); });
+    socket.on('close', () => resolve(data));
+    socket.on('error', reject);
+    socket.end('HEAD /v1/ HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  });
+  const answers = raw.split(/(?=HTTP\/1\.1 )/);
+  assert.equal(answers.length, 2, raw);
+  assert.ok(answers[0].endsWith('\r\n\r\n'), answers[0]);
+  const length = Number(answers[0].match(/content-length: (\d+)/i)[1]);
+  assert.equal(Buffer.byteLength(answers[1].split('\r\n\r\n')[1]), length, 'GET sends what HEAD announced');
 });
 
 test('browsers may call the API from another origin (CORS)', async () => {

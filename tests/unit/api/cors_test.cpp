@@ -29,7 +29,7 @@ TEST(Cors, PreflightsAreAnsweredWithWhatTheBrowserAskedFor) {
   EXPECT_TRUE(answer->body.empty());
   EXPECT_EQ(header_of(*answer, "Access-Control-Allow-Origin"), "*");
   EXPECT_EQ(header_of(*answer, "Access-Control-Allow-Methods"),
-            "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
   EXPECT_EQ(header_of(*answer, "Access-Control-Allow-Headers"),
             "authorization,content-type,x-amz-date");
   EXPECT_EQ(header_of(*answer, "Access-Control-Max-Age"), "3600");
