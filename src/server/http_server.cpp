@@ -72,6 +72,21 @@ http::response<http::string_body> to_wire(HttpResponse&& response, bool keep_ali
   return wire;
 }
 
+// RFC 9112 3.2: an HTTP/1.1 request has exactly one Host header (the
+// signature covers it, so two would leave open which one was meant).
+Status check_host(const http::request_header<>& header) {
+  const auto [first, last] = header.equal_range(http::field::host);
+  const auto hosts = std::distance(first, last);
+  if (hosts > 1) {
+    return invalid_input("A request must carry one Host header, not " + std::to_string(hosts) +
+                         ".");
+  }
+  if (hosts == 0 && header.version() >= 11) {
+    return invalid_input("An HTTP/1.1 request must carry a Host header.");
+  }
+  return {};
+}
+
 // The Para error for a request the HTTP parser refused.
 Error wire_error(const beast::error_code& ec, std::uint64_t body_limit) {
   if (ec == http::error::body_limit) {
@@ -280,6 +295,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (hec) {
         if (!is_disconnect(hec))
           co_await reject(*conn, buffer, wire_error(hec, batch_body_limit()));
+        break;
+      }
+      if (auto host = check_host(parser.get()); !host) {
+        co_await reject(*conn, buffer, host.error());
         break;
       }
       // Batches may be 100 times larger than one object; everything else

@@ -109,6 +109,8 @@ function catalog() {
   raw('thousands of headers', `GET /v1/_health HTTP/1.1\r\nHost: x\r\n${'X-H: v\r\n'.repeat(3000)}\r\n`);
   // Malformed HTTP
   raw('garbage request line', 'HELLO\r\n\r\n');
+  raw('two Host headers', 'GET /v1/ HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n');
+  raw('HTTP/1.1 without Host', 'GET /v1/ HTTP/1.1\r\n\r\n');
   raw('bad version', 'GET /v1/ HTTP/9.9\r\nHost: x\r\n\r\n');
   raw('bad Content-Length', 'POST /v1/cat HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');
   raw('two Content-Lengths', 'POST /v1/cat HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}');
