@@ -72,10 +72,10 @@ std::string credentials_body(const AppCredentials& c, std::string_view note_key,
 
 // A refused authentication; a refused JWT also says so in WWW-Authenticate,
 // as Para (and RFC 6750) do.
-HttpResponse refusal(const HttpRequest& request, const Error& error) {
+HttpResponse refusal(const HttpRequest& request, const ParsedTarget& target, const Error& error) {
   HttpResponse response = error_response(error);
   if (error.kind == ErrorKind::kUnauthenticated &&
-      trim(request.header("Authorization")).starts_with("Bearer ")) {
+      authorization_of(request, target).starts_with("Bearer ")) {
     response.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
   }
   return response;
@@ -138,20 +138,17 @@ struct Api::Impl {
   }
 
   HttpResponse dispatch(const HttpRequest& request) {
-    // HEAD is GET without the body, as JAX-RS answers it for Para; it is
-    // signed (and checked) as HEAD.
-    if (request.method == "HEAD") {
-      HttpResponse response = route(request, "GET");
-      response.head_only = true;
-      return response;
-    }
-    return route(request, request.method);
+    HttpResponse response = route(request);
+    // HEAD is GET without the body, as JAX-RS answers it for Para (signed
+    // and checked as HEAD).
+    response.head_only = request.method == "HEAD";
+    return response;
   }
 
-  HttpResponse route(const HttpRequest& request, std::string_view method) {
+  HttpResponse route(const HttpRequest& request) {
     auto target = parse_target(request.target);
     if (!target) return error_response(target.error());
-    auto match = router->match(method, target->segments);
+    auto match = router->match(request.method, target->segments);
     if (!match) return error_response(match.error());
     const Route& route = routes[match->index];
     Call call{request,
@@ -161,7 +158,7 @@ struct Api::Impl {
               FieldSelection(target->param("select"))};
     if (route.access == Access::kApp) {
       auto principal = auth.authenticate(request, *target);
-      if (!principal) return refusal(request, principal.error());
+      if (!principal) return refusal(request, *target, principal.error());
       call.principal = std::move(*principal);
     }
     auto response = (this->*route.handler)(call);

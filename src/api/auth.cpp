@@ -27,6 +27,11 @@ std::string identifier_of(std::string_view access_key) {
 
 }  // namespace
 
+std::string_view authorization_of(const HttpRequest& request, const ParsedTarget& target) {
+  std::string_view header = trim(request.header("Authorization"));
+  return header.empty() ? trim(target.param("Authorization")) : header;
+}
+
 std::optional<std::int64_t> parse_amz_date(std::string_view t) {
   if (t.size() != 16 || t[8] != 'T' || t[15] != 'Z') return std::nullopt;
   auto num = [&](std::size_t pos, std::size_t len) -> int {
@@ -59,10 +64,7 @@ Authenticator::Authenticator(AppDirectory& apps, const Config& config,
 
 Result<Principal> Authenticator::authenticate(const HttpRequest& request,
                                               const ParsedTarget& target) const {
-  std::string_view authorization = trim(request.header("Authorization"));
-  if (authorization.empty() && target.has_param("Authorization")) {
-    authorization = target.param("Authorization");  // JWT as a query parameter, as Para allows
-  }
+  std::string_view authorization = authorization_of(request, target);
   Result<Principal> principal = unauthenticated(
       "Missing credentials: sign the request with your app's access and secret keys (AWS "
       "Signature V4) or send 'Authorization: Bearer <JWT>'.");

@@ -50,6 +50,10 @@ class Authenticator {
   mutable crypto::SigningKeyCache signing_keys_;  // by app identifier and scope
 };
 
+// The request's credentials: the Authorization header, else (for a JWT, as
+// Para allows) the Authorization query parameter; trimmed.
+std::string_view authorization_of(const HttpRequest& request, const ParsedTarget& target);
+
 // Parses "yyyyMMddTHHmmssZ" to epoch seconds; nullopt if malformed.
 std::optional<std::int64_t> parse_amz_date(std::string_view text);
 

@@ -42,7 +42,7 @@ Result<RouteMatch> Router::match(std::string_view method,
   std::string allowed;
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     if (literal_score(routes_[i], segments) != best) continue;
-    if (routes_[i].method == method) {
+    if (routes_[i].method == method || (method == "HEAD" && routes_[i].method == "GET")) {
       RouteMatch match{i, {}};
       for (std::size_t s = 0; s < segments.size(); ++s) {
         if (routes_[i].parts[s].front() == '{') match.path_params.push_back(segments[s]);

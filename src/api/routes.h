@@ -2,6 +2,7 @@
 // and `{name}` placeholders ("/v1/{type}/{id}"). Among the patterns that match
 // a path, the one with the most literal segments wins ("/v1/_types" beats
 // "/v1/{type}"); then the method picks the route, or the match is a 405.
+// HEAD picks the GET route (the caller sends GET's answer without its body).
 //
 // Thread-safety: pure functions over immutable tables.
 // Errors: kNotFound when no pattern matches, kMethodNotAllowed when the best

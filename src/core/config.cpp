@@ -87,8 +87,8 @@ const KeyDef kKeys[] = {
      {1, 4096}},
     {"sqlite.mmap_mb",
      &Config::sqlite_mmap_mb,
-     "How much of the database file readers map into memory instead of reading it page by "
-     "page, in MiB (0: none).",
+     "How much of the database file each connection maps into memory instead of copying it "
+     "page by page into its cache, in MiB (0: none).",
      {0, 65536}},
     {"search.timeout_ms",
      &Config::search_timeout_ms,

@@ -114,9 +114,10 @@ struct StoreOptions {
   std::string data_dir;   // created if missing
   bool sync_full = true;  // fsync every commit (survives power loss)
   int cache_mb = 16;      // page cache of each connection (the writer and every reader)
-  // The first MiB of the database file mapped into memory and shared by all
-  // connections: a read there is a memory access, not a read() of a page
-  // into each connection's cache. 0: none.
+  // The first MiB of the database file mapped into each connection: a read
+  // there touches the kernel's file cache directly instead of copying the
+  // page into the connection's cache (RSS then counts those pages once per
+  // connection). 0: none.
   int mmap_mb = 1024;
   // Clients' JSON of objects that search pages showed, shared by all readers; 0: none.
   int object_cache_mb = 32;

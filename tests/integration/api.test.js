@@ -321,6 +321,10 @@ test('JWT super tokens', async () => {
   // Para's message and header, then which check failed.
   assertError(refused, 401, "You don't have permission to access this resource. [GET /v1/_me] Invalid token: expired");
   assert.equal(refused.headers['www-authenticate'], 'Bearer error="invalid_token"');
+  // The same for a token passed as the Authorization query parameter.
+  const inQuery = await send({ host: '127.0.0.1', port: server.port, method: 'GET', path: `/v1/_me?Authorization=${encodeURIComponent(`Bearer ${expired}`)}`, headers: {} });
+  assertError(inQuery, 401, /Invalid token: expired$/);
+  assert.equal(inQuery.headers['www-authenticate'], 'Bearer error="invalid_token"');
   const forged = superToken('app:child-app', 'wrong-secret');
   assertError(await new ParaClient(server.endpoint, '', '', { jwt: forged }).get('_me'), 401, /Invalid token: bad signature$/);
   assert.equal((await root.get('_me')).headers['www-authenticate'], undefined);

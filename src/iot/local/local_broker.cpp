@@ -202,15 +202,7 @@ Status LocalBroker::delete_device(const ParaObject& thing) {
     auto st = ca_->revoke_certificate(cert, crypto::RevocationReason::kCessationOfOperation);
     if (!st) return st;
     if (auto kicked = cut_off(name); !kicked) {
-      WriteOp retry{WriteOp::Kind::kPutJob};
-      retry.job = Job{std::string(kKickJob) + ":" + name, std::string(kKickJob), name,
-                      epoch_millis() + kKickRetryInterval / 1ms, 0};
-      if (auto recorded = store_.write(std::span(&retry, 1)); !recorded) {
-        spdlog::error(
-            "iot: device {} is revoked but still connected, and its retry cannot be "
-            "recorded: {}",
-            name, recorded.error().message);
-      }
+      schedule_cut_off(name, 0);
       return kicked;
     }
   }
@@ -235,24 +227,34 @@ Status LocalBroker::cut_off(const std::string& name) {
   return kick_client(endpoint, name, 2s);
 }
 
+void LocalBroker::schedule_cut_off(const std::string& name, std::int64_t attempts) {
+  WriteOp op{WriteOp::Kind::kPutJob};
+  op.job = Job{std::string(kKickJob) + ":" + name, std::string(kKickJob), name,
+               epoch_millis() + kKickRetryInterval / 1ms, attempts};
+  if (auto written = store_.write(std::span(&op, 1)); !written) {
+    spdlog::error(
+        "iot: device {} is revoked but still connected, and its retry cannot be "
+        "recorded: {}",
+        name, written.error().message);
+  }
+}
+
 void LocalBroker::retry_kicks() {
   auto due = store_.due_jobs(kKickJob, epoch_millis(), 32);
   if (!due) return spdlog::warn("iot: cannot read pending disconnects: {}", due.error().message);
   for (Job& job : *due) {
-    WriteOp next{WriteOp::Kind::kDeleteJob};
     if (auto kicked = cut_off(job.payload); !kicked) {
       spdlog::warn("iot: revoked device {} still not disconnected (attempt {}): {}", job.payload,
                    job.attempts + 1, kicked.error().message);
-      next.kind = WriteOp::Kind::kPutJob;
-      job.due = epoch_millis() + kKickRetryInterval / 1ms;
-      ++job.attempts;
-    } else {
-      spdlog::info("iot: revoked device {} disconnected on attempt {}", job.payload,
-                   job.attempts + 1);
+      schedule_cut_off(job.payload, job.attempts + 1);
+      continue;
     }
-    next.job = std::move(job);
-    if (auto written = store_.write(std::span(&next, 1)); !written) {
-      spdlog::warn("iot: pending disconnect not updated: {}", written.error().message);
+    spdlog::info("iot: revoked device {} disconnected on attempt {}", job.payload,
+                 job.attempts + 1);
+    WriteOp done{WriteOp::Kind::kDeleteJob};
+    done.job.id = std::move(job.id);
+    if (auto written = store_.write(std::span(&done, 1)); !written) {
+      spdlog::warn("iot: pending disconnect not removed: {}", written.error().message);
     }
   }
 }

@@ -59,7 +59,9 @@ class LocalBroker final : public IoTBroker {
   Status publish_crl();
   // Makes the broker load the current CRL, then disconnects device `name`.
   Status cut_off(const std::string& name);
-  // The maintenance thread: kicks that failed, again; the CRL, before expiry.
+  // Records that device `name` must still be cut off (a durable job).
+  void schedule_cut_off(const std::string& name, std::int64_t attempts);
+  // The maintenance thread: cut-offs that failed, again; the CRL, before expiry.
   void maintain();
   void retry_kicks();
 
