@@ -71,6 +71,8 @@ function queries(signer, created) {
     { name: 'terms (name, exact)', target: true, make: () => many((o) => signer.sign('GET', `${typeOf(o)}/search/terms`, { params: { terms: `name:${o.name}` } })) },
     { name: 'terms (custom: color + score>=)', make: () => many((o) => signer.sign('GET', `${typeOf(o)}/search/terms`, { params: { terms: [`color:${o.color}`, `score>=:${o.score}`] } })) },
     { name: 'prefix (name)', target: true, make: () => many((o) => signer.sign('GET', `${typeOf(o)}/search/prefix`, { params: { field: 'name', prefix: o.name.slice(0, 3) } })) },
+    // Past the name-prefix index (3 characters): a scan of the name index.
+    { name: 'prefix (name, 6 chars)', make: () => many((o) => signer.sign('GET', `${typeOf(o)}/search/prefix`, { params: { field: 'name', prefix: o.name.slice(0, 6) } })) },
     { name: 'tagged', target: true, make: () => many((o) => signer.sign('GET', `${typeOf(o)}/search/tagged`, { params: { tags: o.tags[0] } })) },
     { name: 'in (name, 3 values)', make: () => many((o, i) => signer.sign('GET', `${typeOf(o)}/search/in`, { params: { field: 'name', terms: [o.name, sample[(i + 1) % 300].name, sample[(i + 2) % 300].name] } })) },
     { name: 'wildcard (name)', make: () => many((o) => signer.sign('GET', `${typeOf(o)}/search/wildcard`, { params: { field: 'name', q: `${o.name.slice(0, 2)}*e*` } })) },

@@ -187,6 +187,16 @@ class Translator {
     return {std::move(table), std::move(all), may_repeat, {}};
   }
 
+  // The names that start with `prefix`, from the name-prefix index, if it
+  // holds prefixes of that length.
+  std::optional<Postings> name_prefix_postings(std::string_view prefix) const {
+    auto key = indexed_name_prefix(prefix);
+    if (!key) return std::nullopt;
+    Postings named = postings("object_name_prefixes", {col("prefix") + " = ?", {*key}}, false);
+    named.counts_table = "object_name_prefix_counts";
+    return named;
+  }
+
   // Applies `cond` to every value of `field`. `single` says that one object
   // can match `cond` through at most one of its indexed values.
   Match on_field(const Field& field, const Condition& cond, bool single = false) const {
@@ -259,7 +269,14 @@ class Translator {
         return SqlFragment{std::string(v) + " IS NOT NULL AND " + std::string(v) + " <> ''", {}};
       });
     }
-    const bool glob = case_sensitive(p.field);
+    Match match = prefix_condition(p);
+    if (p.field.kind == FieldKind::kCommon && p.field.name == "name")
+      match.postings = name_prefix_postings(p.prefix);
+    return match;
+  }
+
+  // The objects whose `field` starts with the non-empty `prefix`.
+  Match prefix_condition(const search::Prefix& p) const {
     if (const Column* c = p.field.kind == FieldKind::kCommon ? find_column(p.field.name) : nullptr;
         c && !c->integer) {
       // A range rather than LIKE: a LIKE pattern in a parameter makes SQLite
@@ -269,6 +286,7 @@ class Translator {
         return plain({column + " >= ? AND " + column + " < ?", {p.prefix, std::move(*upper)}});
       }
     }
+    const bool glob = case_sensitive(p.field);
     std::string pattern = glob ? glob_escape(p.prefix) + "*" : like_escape(p.prefix) + "%";
     return on_field(p.field, [&](std::string_view v) {
       return SqlFragment{std::string(v) + (glob ? " GLOB ?" : " LIKE ? ESCAPE '\\'"), {pattern}};
@@ -527,6 +545,32 @@ std::optional<std::string> prefix_upper_bound(std::string_view prefix, bool case
   if (last == 0xFF || (!case_sensitive && last == '@')) return std::nullopt;
   upper.back() = static_cast<char>(last + 1);
   return upper;
+}
+
+namespace {
+// Characters as SQLite counts them in UTF-8 text: every byte that does not
+// continue a multi-byte sequence starts one.
+bool starts_character(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+}
+}  // namespace
+
+std::optional<std::string> name_prefix(std::string_view name, int chars) {
+  if (chars <= 0) return std::nullopt;
+  std::string out;
+  int seen = 0;
+  for (char c : name) {
+    if (starts_character(c) && seen++ == chars) break;
+    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
+  }
+  if (seen < chars) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> indexed_name_prefix(std::string_view prefix) {
+  const auto chars = std::count_if(prefix.begin(), prefix.end(), starts_character);
+  if (chars == 0 || chars > kIndexedNamePrefix) return std::nullopt;
+  return name_prefix(prefix, static_cast<int>(chars));
 }
 
 bool sorts_by_integer_column(std::string_view field) {

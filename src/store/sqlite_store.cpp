@@ -90,6 +90,27 @@ const std::string kPlaceNewRow = R"sql(
     WHERE lat IS NOT NULL AND lng IS NOT NULL;
 )sql";
 
+// The lengths of the indexed name prefixes (sqlite_query.h,
+// kIndexedNamePrefix) as the rows of a VALUES clause: "(1), (2), ...".
+std::string name_prefix_lengths() {
+  std::string lengths;
+  for (int n = 1; n <= sqlite::kIndexedNamePrefix; ++n)
+    lengths += (n > 1 ? ", (" : "(") + std::to_string(n) + ")";
+  return lengths;
+}
+
+// The name prefixes of the row `new` of objects: one row per length, up to
+// the name's own length.
+std::string name_prefixes_of_new_row() {
+  return R"sql(
+  INSERT INTO object_name_prefixes (appid, prefix, type, timestamp, id, obj)
+    SELECT new.appid, prefix, new.type, new.timestamp, new.id, new.rowid
+    FROM (SELECT para_name_prefix(new.name, column1) AS prefix FROM (VALUES )sql" +
+         name_prefix_lengths() + R"sql())
+    WHERE prefix IS NOT NULL;
+)sql";
+}
+
 // Schema migrations, applied in order; PRAGMA user_version records how many ran.
 const std::string kMigrations[] = {
     R"sql(
@@ -324,6 +345,65 @@ CREATE TRIGGER objects_after_delete_place AFTER DELETE ON objects BEGIN
   DELETE FROM object_places WHERE obj = old.rowid;
 END;
 )sql",
+    // The name-prefix index (sqlite_query.h, kIndexedNamePrefix): each
+    // object's name by its first characters, with the app, type, timestamp
+    // and id beside them, and counts per app, prefix and type, so a short
+    // prefix search pages and counts like a tag search. An update rewrites
+    // an object's prefixes only when what they hold changes.
+    R"sql(
+CREATE TABLE object_name_prefixes (
+  appid     TEXT NOT NULL,
+  prefix    TEXT NOT NULL,
+  type      TEXT NOT NULL,
+  timestamp INTEGER NOT NULL,
+  id        TEXT NOT NULL,
+  obj       INTEGER NOT NULL,
+  PRIMARY KEY (appid, prefix, type, timestamp, id, obj)
+) WITHOUT ROWID;
+CREATE INDEX object_name_prefixes_by_obj ON object_name_prefixes (obj, prefix);
+CREATE TABLE object_name_prefix_counts (
+  appid  TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  type   TEXT NOT NULL,
+  n      INTEGER NOT NULL,
+  PRIMARY KEY (appid, prefix, type)
+) WITHOUT ROWID;
+INSERT INTO object_name_prefixes (appid, prefix, type, timestamp, id, obj)
+  SELECT appid, prefix, type, timestamp, id, obj
+  FROM (SELECT o.appid, o.type, o.timestamp, o.id, o.rowid AS obj,
+               para_name_prefix(o.name, k.column1) AS prefix
+        FROM objects o, (VALUES )sql" +
+        name_prefix_lengths() + R"sql() k)
+  WHERE prefix IS NOT NULL;
+INSERT INTO object_name_prefix_counts (appid, prefix, type, n)
+  SELECT appid, prefix, type, count(*) FROM object_name_prefixes GROUP BY appid, prefix, type;
+CREATE TRIGGER object_name_prefixes_after_insert AFTER INSERT ON object_name_prefixes BEGIN
+  INSERT INTO object_name_prefix_counts (appid, prefix, type, n)
+    VALUES (new.appid, new.prefix, new.type, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER object_name_prefixes_after_delete AFTER DELETE ON object_name_prefixes BEGIN
+  UPDATE object_name_prefix_counts SET n = n - 1
+    WHERE appid = old.appid AND prefix = old.prefix AND type = old.type;
+  DELETE FROM object_name_prefix_counts
+    WHERE appid = old.appid AND prefix = old.prefix AND type = old.type AND n <= 0;
+END;
+CREATE TRIGGER objects_after_insert_name AFTER INSERT ON objects BEGIN
+)sql" + name_prefixes_of_new_row() +
+        R"sql(
+END;
+CREATE TRIGGER objects_after_update_name AFTER UPDATE OF name, appid, type, timestamp, id
+  ON objects
+  WHEN old.name IS NOT new.name OR old.appid IS NOT new.appid OR old.type IS NOT new.type
+    OR old.timestamp IS NOT new.timestamp OR old.id IS NOT new.id BEGIN
+  DELETE FROM object_name_prefixes WHERE obj = old.rowid;
+)sql" + name_prefixes_of_new_row() +
+        R"sql(
+END;
+CREATE TRIGGER objects_after_delete_name AFTER DELETE ON objects BEGIN
+  DELETE FROM object_name_prefixes WHERE obj = old.rowid;
+END;
+)sql",
 };
 const int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -480,6 +560,14 @@ void sql_fts_scope(sqlite3_context* ctx, int, sqlite3_value** argv) {
               sqlite::fts_scope(text_arg(argv[0]).value_or(""), text_arg(argv[1]).value_or("")));
 }
 
+void sql_name_prefix(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto name = text_arg(argv[0]);
+  if (!name) return sqlite3_result_null(ctx);
+  auto prefix = sqlite::name_prefix(*name, sqlite3_value_int(argv[1]));
+  if (!prefix) return sqlite3_result_null(ctx);
+  result_text(ctx, *prefix);
+}
+
 void sql_prop_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
   auto type = text_arg(argv[0]);
   auto path = text_arg(argv[1]);
@@ -542,6 +630,8 @@ void register_functions(sqlite3* db) {
                           nullptr);
   sqlite3_create_function(db, "para_fts_scope", 2, flags, nullptr, sql_fts_scope, nullptr, nullptr);
   sqlite3_create_function(db, "para_place_key", 1, flags, nullptr, sql_place_key, nullptr, nullptr);
+  sqlite3_create_function(db, "para_name_prefix", 2, flags, nullptr, sql_name_prefix, nullptr,
+                          nullptr);
   sqlite3_create_function(db, "para_select_page", 4, SQLITE_UTF8 | SQLITE_DIRECTONLY, nullptr,
                           nullptr, sql_select_page_step, sql_select_page_final);
 }

@@ -38,7 +38,7 @@ before(async () => {
 after(() => stopCleanly(server));
 
 test('the upgrade says what it does and keeps every object', async () => {
-  for (const version of [4, 5, 6]) {
+  for (const version of [4, 5, 6, 7]) {
     assert.match(server.log, new RegExp(`upgrading the schema to version ${version}\\.\\.\\.`));
     assert.match(server.log, new RegExp(`schema version ${version} in \\d+ ms`));
   }
@@ -71,6 +71,12 @@ test('tag and property searches on upgraded data', async () => {
   assert.deepEqual(ids(await para.get('book/search/terms', { terms: 'n:5' })), ['b1']);
   assert.deepEqual(ids(await para.get('book/search', { q: 'tags:x AND color:red' })), ['b1', 'b2']);
   assert.deepEqual(ids(await para.get('book/search/prefix', { field: 'name', prefix: 'alp' })), ['b1', 'b2']);
+  // Prefixes of up to 3 characters come from the name-prefix index of schema 7.
+  const named = await para.get('search/prefix', { field: 'name', prefix: 'AL', limit: 1 });
+  assert.equal(named.body.totalHits, 3, 'b1, b2 and p1, counted from the index');
+  assert.deepEqual(ids(await para.get('search/prefix', { field: 'name', prefix: 'a' })), ['b1', 'b2', 'p1']);
+  assert.deepEqual(ids(await para.get('pen/search/prefix', { field: 'name', prefix: 'alp' })), ['p1']);
+  assert.deepEqual(ids(await para.get('book/search/prefix', { field: 'name', prefix: 'alpi' })), ['b2']);
   assert.equal((await para.get('book/search/count', { q: 'color:blue' })).body.totalHits, 0);
 });
 
@@ -81,6 +87,9 @@ test('writes after the upgrade keep the new indexes and counts', async () => {
   assert.equal(tagged.body.totalHits, 2);
   assert.deepEqual(ids(await para.get('book/search/tagged', { tags: 'x' })), ['b2', 'b5']);
   assert.equal((await para.get('book', { limit: 1 })).body.totalHits, 3);
+  const alp = await para.get('book/search/prefix', { field: 'name', prefix: 'alp', limit: 1 });
+  assert.equal(alp.body.totalHits, 1, 'b1 is gone from the name-prefix counts');
+  assert.deepEqual(alp.body.items.map((o) => o.id), ['b2']);
 });
 
 describe('from schema 5 (the last release)', () => {

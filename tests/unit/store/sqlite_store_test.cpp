@@ -667,6 +667,118 @@ TEST_F(StoreTest, TagCountsFollowEveryWrite) {
   EXPECT_EQ(total("", "tags:nothing"), 0);
 }
 
+// A name prefix of up to kIndexedNamePrefix characters is answered from the
+// name-prefix index and its counts. Through every kind of write (create,
+// rename, a change of case only, a name removed, retype, a new timestamp,
+// delete, an app's removal), its pages and totals must be what the general
+// translation (a range on the name column, forced by sorting on id) finds.
+TEST_F(StoreTest, NamePrefixIndexFollowsEveryWrite) {
+  const std::string longest(sqlite::kIndexedNamePrefix, 'a');
+  const std::string one_too_long(sqlite::kIndexedNamePrefix + 1, 'a');
+  const std::vector<std::string> prefixes = {"a", "A",     "az",        "AZU",
+                                             "b", "b@",    "\xC3\xA9",  "\xC3\xA9t\xC3\xA9",
+                                             "x", longest, one_too_long};
+  auto check = [&](const char* step) {
+    SCOPED_TRACE(step);
+    for (const auto& prefix : prefixes) {
+      for (const char* type : {"", "book", "pen"}) {
+        SCOPED_TRACE("prefix=" + prefix + " type=" + type);
+        SearchRequest r;
+        r.type = type;
+        r.query = search::parse_query("name:" + prefix + "*").value();
+        r.limit = 100;
+        r.sort_field = "id";  // the general translation
+        auto general = store_->search("a", r);
+        ASSERT_TRUE(general) << general.error().message;
+        std::vector<std::pair<std::int64_t, std::string>> sorted;
+        for (const auto& o : general->items)
+          sorted.emplace_back(o.timestamp, o.id);
+        std::sort(sorted.rbegin(), sorted.rend());  // newest first, as the index pages
+        Ids expected, found;
+        for (const auto& [timestamp, id] : sorted)
+          expected.push_back(id);
+        r.sort_field.clear();
+        auto page = store_->search("a", r);
+        ASSERT_TRUE(page) << page.error().message;
+        for (const auto& o : page->items)
+          found.push_back(o.id);
+        EXPECT_EQ(found, expected);
+        EXPECT_EQ(page->total, static_cast<std::int64_t>(expected.size()));
+        r.count_only = true;
+        EXPECT_EQ(store_->search("a", r).value().total, static_cast<std::int64_t>(expected.size()));
+      }
+    }
+  };
+  put(object("a", "1", R"({"name":"Azure sky"})"));
+  put(object("a", "2", R"({"name":"azalea"})"));
+  put(object("a", "3", R"({"type":"pen","name":"AZ"})"));
+  put(object("a", "4", R"({"name":"b@se"})"));
+  put(object("a", "5", R"({"name":"\u00e9t\u00e9 indien"})"));
+  put(object("a", "6", R"({"name":"a"})"));
+  put(object("a", "7", R"({"name":")" + one_too_long + R"("})"));
+  put(object("a", "8", R"({"name":")" + longest + R"("})"));
+  put(object("a", "9"));                         // no name
+  put(object("b", "1", R"({"name":"azure"})"));  // another app
+  check("created");
+  EXPECT_EQ(ids("a", "name:a*"), (Ids{"1", "2", "3", "6", "7", "8"}));
+  put(object("a", "1", R"({"name":"xylophone"})"));
+  check("renamed");
+  put(object("a", "2", R"({"name":"AZALEA"})"));
+  check("case changed");
+  put(object("a", "6"));
+  check("name removed");
+  put(object("a", "3", R"({"name":"AZ"})"));
+  check("retyped to book");
+  put(object("a", "4", R"({"name":"b@se","timestamp":1})"));
+  check("new timestamp");
+  put(object("a", "5"), WriteOp::Kind::kDelete);
+  check("deleted");
+  EXPECT_EQ(ids("a", "name:\xC3\xA9*"), (Ids{}));
+  put(object("a", ""), WriteOp::Kind::kDeletePartition);
+  check("app removed");
+  EXPECT_EQ(ids("a", "name:a*"), (Ids{}));
+  EXPECT_EQ(ids("b", "name:a*"), (Ids{"1"})) << "the other app keeps its names";
+}
+
+TEST(SqliteQuery, NamePrefixesCountCharactersAndFoldLikeNocase) {
+  EXPECT_EQ(sqlite::name_prefix("Azure", 1), "a");
+  EXPECT_EQ(sqlite::name_prefix("Azure", 3), "azu");
+  EXPECT_EQ(sqlite::name_prefix("Azure", 5), "azure");
+  EXPECT_EQ(sqlite::name_prefix("Azure", 6), std::nullopt) << "shorter than asked";
+  EXPECT_EQ(sqlite::name_prefix("", 1), std::nullopt);
+  EXPECT_EQ(sqlite::name_prefix("Azure", 0), std::nullopt);
+  EXPECT_EQ(sqlite::name_prefix("B@[x", 3), "b@[") << "only letters fold";
+  // Characters, not bytes; NOCASE leaves non-ASCII letters as they are.
+  EXPECT_EQ(sqlite::name_prefix("\xC3\x89t\xC3\xA9", 1), "\xC3\x89");
+  EXPECT_EQ(sqlite::name_prefix("\xC3\x89T\xC3\xA9", 3), "\xC3\x89t\xC3\xA9");
+  EXPECT_EQ(sqlite::name_prefix("\xE6\x97\xA5\xE6\x9C\xAC", 2), "\xE6\x97\xA5\xE6\x9C\xAC");
+  EXPECT_EQ(sqlite::name_prefix("\xE6\x97\xA5\xE6\x9C\xAC", 3), std::nullopt);
+
+  EXPECT_EQ(sqlite::indexed_name_prefix("AZ"), "az");
+  EXPECT_EQ(sqlite::indexed_name_prefix(""), std::nullopt);
+  const std::string longest(sqlite::kIndexedNamePrefix, 'Q');
+  EXPECT_EQ(sqlite::indexed_name_prefix(longest), std::string(sqlite::kIndexedNamePrefix, 'q'));
+  EXPECT_EQ(sqlite::indexed_name_prefix(longest + "q"), std::nullopt);
+  std::string accented;
+  for (int i = 0; i < sqlite::kIndexedNamePrefix; ++i)
+    accented += "\xC3\xA9";  // two bytes, one character each
+  EXPECT_EQ(sqlite::indexed_name_prefix(accented), accented);
+
+  auto postings = [](const std::string& q) {
+    return sqlite::postings(search::parse_query(q).value(), "app", "book");
+  };
+  ASSERT_TRUE(postings("name:Az*"));
+  EXPECT_EQ(postings("name:Az*")->table, "object_name_prefixes");
+  EXPECT_EQ(postings("name:Az*")->counts_table, "object_name_prefix_counts");
+  EXPECT_FALSE(postings("name:Az*")->may_repeat);
+  EXPECT_FALSE(postings("name:" + longest + "q*")) << "longer prefixes scan the name index";
+  EXPECT_FALSE(postings("name:*")) << "an empty prefix: every named object";
+  EXPECT_EQ(postings("t:Az*")->table, "object_props") << "names only";
+  auto both = postings("name:az* AND tags:x");
+  ASSERT_TRUE(both);
+  EXPECT_TRUE(both->counts_table.empty());
+}
+
 TEST(SqliteQuery, OnlyOneIndexedConditionHasPostings) {
   auto postings = [](const char* q) {
     return sqlite::postings(search::parse_query(q).value(), "app", "book");
