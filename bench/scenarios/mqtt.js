@@ -415,4 +415,4 @@ async function run(ctx) {
   }
 }
 
-module.exports = { run };
+module.exports = { run, startEchoBroker, rr };

@@ -52,7 +52,7 @@ struct Config {
   std::string data_dir = "./data";
   std::string sqlite_synchronous = "full";
   std::int64_t sqlite_cache_mb = 16;
-  std::int64_t sqlite_mmap_mb = 1024;
+  std::int64_t sqlite_mmap_mb = 0;
   std::int64_t search_timeout_ms = 5000;
   std::int64_t sqlite_object_cache_mb = 32;
 

@@ -117,8 +117,11 @@ struct StoreOptions {
   // The first MiB of the database file mapped into each connection: a read
   // there touches the kernel's file cache directly instead of copying the
   // page into the connection's cache (RSS then counts those pages once per
-  // connection). 0: none.
-  int mmap_mb = 1024;
+  // connection). It pays only while nothing writes: a connection whose next
+  // read transaction follows another connection's commit drops its whole
+  // mapping (munmap, a TLB shootdown across threads) and faults every page
+  // in again. 0: none.
+  int mmap_mb = 0;
   // Clients' JSON of objects that search pages showed, shared by all readers; 0: none.
   int object_cache_mb = 32;
   // A search running longer is stopped and answered with kInvalidInput; 0: no limit.
