@@ -134,8 +134,9 @@ const KeyDef kKeys[] = {
      {1024, 1048576}},
     {"iot.shadow.workers",
      &Config::iot_shadow_workers,
-     "Threads applying shadow updates; one thing's updates always run in order.",
-     {1, 256}},
+     "Threads applying shadow updates (0: half the cores, at least 1); one thing's updates always "
+     "run in order.",
+     {0, 256}},
     {"aws_access_key", &Config::aws_access_key,
      "AWS access key id for Things with serviceBroker AWS (default: $AWS_ACCESS_KEY_ID)."},
     {"aws_secret_key", &Config::aws_secret_key,

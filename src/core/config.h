@@ -67,12 +67,12 @@ struct Config {
   std::int64_t iot_local_cert_lifetime_days = 365;
   std::int64_t iot_local_rsa_key_pool = 4;
   std::int64_t iot_shadow_max_size = 8192;
-  std::int64_t iot_shadow_workers = 16;
-  std::string aws_access_key;         // empty: AWS_ACCESS_KEY_ID
-  std::string aws_secret_key;         // empty: AWS_SECRET_ACCESS_KEY
-  std::string aws_region;             // empty: AWS_REGION, then us-east-1
-  std::string iot_aws_endpoint;       // empty: https://iot.<region>.amazonaws.com
-  std::string iot_aws_data_endpoint;  // empty: https://<DescribeEndpoint iot:Data-ATS>
+  std::int64_t iot_shadow_workers = 0;  // 0: half the cores, at least 1
+  std::string aws_access_key;           // empty: AWS_ACCESS_KEY_ID
+  std::string aws_secret_key;           // empty: AWS_SECRET_ACCESS_KEY
+  std::string aws_region;               // empty: AWS_REGION, then us-east-1
+  std::string iot_aws_endpoint;         // empty: https://iot.<region>.amazonaws.com
+  std::string iot_aws_data_endpoint;    // empty: https://<DescribeEndpoint iot:Data-ATS>
   std::int64_t iot_aws_max_attempts = 3;
   std::int64_t iot_aws_timeout_ms = 10000;
   std::int64_t iot_aws_reconcile_interval_sec = 30;

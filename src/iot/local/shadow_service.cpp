@@ -62,6 +62,11 @@ Error as_api_error(const ShadowError& e) {
 
 }  // namespace
 
+int worker_count(int configured, unsigned cores) {
+  if (configured > 0) return configured;
+  return std::max(1, static_cast<int>(cores / 2));
+}
+
 ShadowService::ShadowService(Store& store, ShadowServiceOptions options)
     : store_(store), options_(std::move(options)) {}
 
@@ -83,7 +88,8 @@ Status ShadowService::start() {
     spdlog::warn("iot: cannot look for lagging Thing copies: {}", lagging.error().message);
   }
   flusher_ = std::thread([this] { run_flusher(); });
-  for (int i = 0; i < options_.workers; ++i)
+  const int workers = worker_count(options_.workers, std::thread::hardware_concurrency());
+  for (int i = 0; i < workers; ++i)
     queues_.push_back(std::make_unique<Queue>());
   for (auto& queue : queues_)
     workers_.emplace_back([this, q = queue.get()] { work(*q); });

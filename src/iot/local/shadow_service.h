@@ -47,7 +47,8 @@ namespace para::iot {
 struct ShadowServiceOptions {
   MqttEndpoint endpoint;
   ShadowLimits limits;
-  int workers = 4;
+  // Threads applying updates; 0: automatic (worker_count()).
+  int workers = 0;
   std::size_t queue_limit = 10000;  // per worker; beyond it requests get 429
 };
 
@@ -55,6 +56,16 @@ struct ShadowServiceOptions {
 // a device's is its thing name: '.' never occurs in one, so no device can
 // take this connection over (and cut every tenant's shadows off).
 inline constexpr std::string_view kServiceClientId = "svc.para.shadow-service";
+
+// The workers for `configured` (ShadowServiceOptions::workers): as given,
+// or for 0 half the cores, at least one. More workers only parallelise
+// parsing and merging: every batch commits through the store's one writer,
+// and the broker and the MQTT network thread need cores too. Each worker
+// commits what has queued for its things, so fewer workers make larger
+// batches with fewer handoffs (2 cores, 4 devices x 16 in flight, QoS 0:
+// 1 worker 20.5-22.5k updates/s at 30-31 us of CPU each, 16 workers
+// 16.6-18.1k/s at 40-46 us).
+int worker_count(int configured, unsigned cores);
 
 class ShadowService {
  public:

@@ -75,6 +75,9 @@ TEST(Config, BadValuesFailWithTheirSource) {
   auto mmap_off = Config::load("para.sqlite.mmap_mb = 0", "f", {});
   ASSERT_TRUE(mmap_off);
   EXPECT_EQ(mmap_off->sqlite_mmap_mb, 0);
+  EXPECT_EQ(Config::load("", "f", {}).value().iot_shadow_workers, 0) << "automatic";
+  EXPECT_EQ(Config::load("para.iot.shadow.workers = 3", "f", {}).value().iot_shadow_workers, 3);
+  EXPECT_FALSE(Config::load("para.iot.shadow.workers = -1", "f", {}));
 }
 
 TEST(Config, MalformedFilesFail) {

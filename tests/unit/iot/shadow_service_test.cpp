@@ -128,6 +128,16 @@ class ShadowServiceTest : public ::testing::Test {
   std::unique_ptr<ShadowService> service_;
 };
 
+// 0 picks the count from the cores; a configured count is kept.
+TEST(ShadowServiceWorkers, HalfTheCoresUnlessConfigured) {
+  EXPECT_EQ(worker_count(0, 2), 1);
+  EXPECT_EQ(worker_count(0, 1), 1);
+  EXPECT_EQ(worker_count(0, 0), 1) << "the core count can be unknown";
+  EXPECT_EQ(worker_count(0, 16), 8);
+  EXPECT_EQ(worker_count(3, 16), 3);
+  EXPECT_EQ(worker_count(16, 2), 16);
+}
+
 TEST(ShadowServiceClientId, IsNoThingsName) {
   EXPECT_FALSE(is_valid_thing_name(kServiceClientId));
 }
