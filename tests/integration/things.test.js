@@ -599,6 +599,31 @@ test('a device whose DELETE failed at a hung broker is cut off once it answers',
   assert.equal((await para.get(`things/${thing.id}`)).status, 404);
 });
 
+// The retry the failed DELETE left behind must end with the DELETE that
+// succeeds: else it would later cut off a new Thing given the same id.
+test('a DELETE repeated at once leaves no retry to cut off a new Thing of that id', { timeout: 60000 }, async () => {
+  const thing = await createThing({ id: 'reborn' });
+  const name = thing.deviceDetails.thingName;
+  const pid = Number(fs.readFileSync(path.join(server.dataDir, 'iot/broker/mosquitto.pid'), 'utf8'));
+  process.kill(pid, 'SIGSTOP');
+  let res;
+  try {
+    res = await para.delete(`things/${thing.id}`);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  assert.equal(res.status, 503, res.text);
+  assert.equal((await para.delete(`things/${thing.id}`)).status, 200, 'repeated before the retry ran');
+  const again = await createThing({ id: 'reborn' });
+  const client = await dev.connect(dev.writeDeviceFiles(again.deviceDetails), { port: server.iotPort, clientId: name });
+  let closed = false;
+  client.on('close', () => { closed = true; });
+  await sleep(5000);  // more than twice the retry interval (2 s)
+  client.end(true);
+  assert.equal(closed, false, 'the new device stays connected');
+  assert.doesNotMatch(server.log, new RegExp(`revoked device ${name} disconnected on attempt`));
+});
+
 test('a broker that dies is restarted and devices reconnect', { timeout: 30000 }, async () => {
   const thing = await createThing();
   const files = dev.writeDeviceFiles(thing.deviceDetails);

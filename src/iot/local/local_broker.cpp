@@ -205,6 +205,9 @@ Status LocalBroker::delete_device(const ParaObject& thing) {
       schedule_cut_off(name, 0);
       return kicked;
     }
+    // A retry an earlier attempt left is done now; run later, it would cut
+    // off a new Thing given the same id.
+    cancel_cut_off(name);
   }
   if (auto st = shadows_->forget_thing(name); !st) return st;
   spdlog::info("iot: device {} removed (certificate revoked, disconnected)", name);
@@ -239,6 +242,14 @@ void LocalBroker::schedule_cut_off(const std::string& name, std::int64_t attempt
   }
 }
 
+void LocalBroker::cancel_cut_off(const std::string& name) {
+  WriteOp op{WriteOp::Kind::kDeleteJob};
+  op.job.id = std::string(kKickJob) + ":" + name;
+  if (auto written = store_.write(std::span(&op, 1)); !written) {
+    spdlog::warn("iot: pending disconnect of {} not removed: {}", name, written.error().message);
+  }
+}
+
 void LocalBroker::retry_kicks() {
   auto due = store_.due_jobs(kKickJob, epoch_millis(), 32);
   if (!due) return spdlog::warn("iot: cannot read pending disconnects: {}", due.error().message);
@@ -251,11 +262,7 @@ void LocalBroker::retry_kicks() {
     }
     spdlog::info("iot: revoked device {} disconnected on attempt {}", job.payload,
                  job.attempts + 1);
-    WriteOp done{WriteOp::Kind::kDeleteJob};
-    done.job.id = std::move(job.id);
-    if (auto written = store_.write(std::span(&done, 1)); !written) {
-      spdlog::warn("iot: pending disconnect not removed: {}", written.error().message);
-    }
+    cancel_cut_off(job.payload);
   }
 }
 

@@ -61,6 +61,8 @@ class LocalBroker final : public IoTBroker {
   Status cut_off(const std::string& name);
   // Records that device `name` must still be cut off (a durable job).
   void schedule_cut_off(const std::string& name, std::int64_t attempts);
+  // Forgets that record, once device `name` is cut off.
+  void cancel_cut_off(const std::string& name);
   // The maintenance thread: cut-offs that failed, again; the CRL, before expiry.
   void maintain();
   void retry_kicks();
