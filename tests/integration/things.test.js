@@ -572,6 +572,17 @@ test('bursts from several devices are applied in order, each update once', { tim
   }
 });
 
+// DELETE of `thing` while the broker is stopped (SIGSTOP), which then resumes.
+async function deleteWhileBrokerHung(thing) {
+  const pid = Number(fs.readFileSync(path.join(server.dataDir, 'iot/broker/mosquitto.pid'), 'utf8'));
+  process.kill(pid, 'SIGSTOP');
+  try {
+    return await para.delete(`things/${thing.id}`);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
 test('a device whose DELETE failed at a hung broker is cut off once it answers', { timeout: 60000 }, async () => {
   const thing = await createThing();
   const name = thing.deviceDetails.thingName;
@@ -579,14 +590,7 @@ test('a device whose DELETE failed at a hung broker is cut off once it answers',
   const client = await dev.connect(files, { port: server.iotPort, clientId: name });
   let closed = false;
   client.on('close', () => { closed = true; });
-  const pid = Number(fs.readFileSync(path.join(server.dataDir, 'iot/broker/mosquitto.pid'), 'utf8'));
-  process.kill(pid, 'SIGSTOP');
-  let res;
-  try {
-    res = await para.delete(`things/${thing.id}`);
-  } finally {
-    process.kill(pid, 'SIGCONT');
-  }
+  const res = await deleteWhileBrokerHung(thing);
   assert.equal(res.status, 503, res.text);
   // Nobody sends the DELETE again: the server's own retry disconnects it.
   for (let i = 0; i < 150 && !closed; ++i) await sleep(100);
@@ -604,14 +608,7 @@ test('a device whose DELETE failed at a hung broker is cut off once it answers',
 test('a DELETE repeated at once leaves no retry to cut off a new Thing of that id', { timeout: 60000 }, async () => {
   const thing = await createThing({ id: 'reborn' });
   const name = thing.deviceDetails.thingName;
-  const pid = Number(fs.readFileSync(path.join(server.dataDir, 'iot/broker/mosquitto.pid'), 'utf8'));
-  process.kill(pid, 'SIGSTOP');
-  let res;
-  try {
-    res = await para.delete(`things/${thing.id}`);
-  } finally {
-    process.kill(pid, 'SIGCONT');
-  }
+  const res = await deleteWhileBrokerHung(thing);
   assert.equal(res.status, 503, res.text);
   assert.equal((await para.delete(`things/${thing.id}`)).status, 200, 'repeated before the retry ran');
   const again = await createThing({ id: 'reborn' });
