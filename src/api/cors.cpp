@@ -38,7 +38,10 @@ std::optional<HttpResponse> cors_preflight(const HttpRequest& request) {
 }
 
 void add_cors_headers(const HttpRequest& request, HttpResponse& response) {
-  if (request.header("Origin").empty()) return;
+  if (!request.header("Origin").empty()) allow_any_origin(response);
+}
+
+void allow_any_origin(HttpResponse& response) {
   response.headers.emplace_back("Access-Control-Allow-Origin", "*");
   response.headers.emplace_back("Access-Control-Expose-Headers", "Location");
 }

@@ -21,4 +21,9 @@ std::optional<HttpResponse> cors_preflight(const HttpRequest& request);
 // Adds the CORS response headers when `request` came with an Origin.
 void add_cors_headers(const HttpRequest& request, HttpResponse& response);
 
+// The same headers, for a response to a request that came with an Origin
+// but was refused before it became an HttpRequest (malformed, too large):
+// without them a page's script sees a network error, not the refusal.
+void allow_any_origin(HttpResponse& response);
+
 }  // namespace para

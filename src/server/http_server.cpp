@@ -20,6 +20,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "api/cors.h"
 #include "api/errors.h"
 
 namespace para {
@@ -253,8 +254,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   // Answers a request the parser refused, then closes without resetting the
   // connection under the client: it may still be sending a large body.
-  asio::awaitable<void> reject(Connection& conn, beast::flat_buffer& buffer, const Error& error) {
-    co_await write(conn, error_response(error), false);
+  // `header` is what the parser read of the request, if anything.
+  asio::awaitable<void> reject(Connection& conn, beast::flat_buffer& buffer, const Error& error,
+                               const http::request_header<>& header) {
+    HttpResponse response = error_response(error);
+    if (config.cors_enabled && header.count(http::field::origin) > 0) allow_any_origin(response);
+    co_await write(conn, std::move(response), false);
     beast::error_code ignored;
     conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     conn.stream.expires_after(seconds(2));
@@ -294,18 +299,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       if (hec) {
         if (!is_disconnect(hec))
-          co_await reject(*conn, buffer, wire_error(hec, batch_body_limit()));
+          co_await reject(*conn, buffer, wire_error(hec, batch_body_limit()), parser.get());
         break;
       }
       if (auto host = check_host(parser.get()); !host) {
-        co_await reject(*conn, buffer, host.error());
+        co_await reject(*conn, buffer, host.error(), parser.get());
         break;
       }
       // Batches may be 100 times larger than one object; everything else
       // gets the per-object limit, checked before a byte of body is read.
       const std::uint64_t limit = body_limit_of(parser.get());
       if (parser.content_length() && *parser.content_length() > limit) {
-        co_await reject(*conn, buffer, wire_error(http::error::body_limit, limit));
+        co_await reject(*conn, buffer, wire_error(http::error::body_limit, limit), parser.get());
         break;
       }
       parser.body_limit(limit);
@@ -316,7 +321,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       }
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kNoThrow);
       if (bec) {
-        if (!is_disconnect(bec)) co_await reject(*conn, buffer, wire_error(bec, limit));
+        if (!is_disconnect(bec))
+          co_await reject(*conn, buffer, wire_error(bec, limit), parser.get());
         break;
       }
       const bool keep_alive = parser.get().keep_alive();

@@ -207,6 +207,22 @@ test('browsers may call the API from another origin (CORS)', async () => {
   assert.equal(plain.headers['access-control-allow-origin'], undefined, 'only for requests from an origin');
   const notPreflight = await send({ host: '127.0.0.1', port: server.port, method: 'OPTIONS', path: '/v1/cats', headers: {} });
   assert.equal(notPreflight.status, 405);
+  // Refusals of the HTTP layer (too large, two Host headers) reach the page too.
+  const rawAnswer = (text) => new Promise((resolve, reject) => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (d) => { data += d.toString('latin1'); });
+    socket.on('close', () => resolve(data));
+    socket.on('error', reject);
+    socket.end(text);
+  });
+  const tooLarge = 'POST /v1/cats HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n';
+  for (const [request, status] of [[tooLarge, 400], ['GET /v1/ HTTP/1.1\r\nHost: x\r\nHost: y\r\n', 400]]) {
+    const fromPage = await rawAnswer(`${request}Origin: https://app.example\r\n\r\n`);
+    assert.match(fromPage, new RegExp(`^HTTP/1\\.1 ${status} `), fromPage);
+    assert.match(fromPage, /\r\naccess-control-allow-origin: \*\r\n/i, fromPage);
+    assert.doesNotMatch(await rawAnswer(`${request}\r\n`), /access-control-allow-origin/i);
+  }
 });
 
 test('select= reduces objects to the named fields', async () => {
