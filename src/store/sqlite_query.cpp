@@ -358,7 +358,7 @@ class Translator {
     std::vector<SqlFragment> all = std::move(must);
     if (all.empty() && !should.empty()) all.push_back(join(should, " OR "));
     for (auto& f : must_not) {
-      f.sql = "NOT " + f.sql;
+      f.sql = "NOT (" + f.sql + ")";  // a leaf can be several terms (a range)
       all.push_back(std::move(f));
     }
     if (all.empty()) return plain({"1", {}});

@@ -65,6 +65,7 @@ test('default query string: terms, fields, phrases, booleans, wildcards, ranges'
   assert.deepEqual(await q('(dune OR hobbit) AND tags:classic'), ['b1', 'b3']);
   assert.deepEqual(await q('neuro*'), ['b4'], 'prefix');
   assert.deepEqual(await q('name:Neu*'), ['b4']);
+  assert.deepEqual(await q('-name:d*'), ['b1', 'b2', 'b4'], 'NOT of a name prefix');
   assert.deepEqual(await q('name:D?ne'), ['b3'], 'wildcard');
   assert.deepEqual(await q('pages:[300 TO 500]'), ['b1', 'b3']);
   assert.deepEqual(await q('year:{1937 TO *]'), ['b2', 'b3', 'b4']);

@@ -506,6 +506,9 @@ TEST_F(StoreTest, OnePassSearchesPageLikeASortedList) {
       {"\"azure two\"", {"a2"}},
       {"(azure OR zeta) AND NOT (one OR zeta)", {"a2", "a3"}},
       {"name:az* AND tags:t", {"a1", "a2", "a3", "a4", "a5"}},
+      {"tags:t AND -name:az* AND -name:Z*", {"a6", "a7", "a8", "a9"}},
+      {"-name:az*", {"a6", "a7", "a8", "a9", "b1", "b2", "b3"}},
+      {"NOT name:b* AND NOT name:az*", {"b1", "b2", "b3"}},
       {"name:nothing*", {}}};
   for (const auto& [q, expected] : cases) {
     SCOPED_TRACE(q);
